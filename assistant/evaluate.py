@@ -1,0 +1,173 @@
+"""Evaluation: retrieval quality on labelled questions, for the shipped hybrid search and two baselines."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from assistant.errors import QuestionError
+from assistant.search import MODES, calibrate_threshold
+
+DEPTH = 10
+
+
+@dataclass(frozen=True)
+class LabelledQuestion:
+    """A question with the document and exact text that answer it (both None when nothing does)."""
+
+    id: str
+    question: str
+    doc_id: str | None
+    answer: str | None
+
+    @property
+    def answerable(self) -> bool:
+        return self.answer is not None
+
+
+def load_labelled(path: Path) -> list[LabelledQuestion]:
+    """Read JSON lines with question, doc_id and answer (null for unanswerable). Raises QuestionError."""
+    questions = []
+    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            questions.append(
+                LabelledQuestion(str(row.get("id", number)), row["question"], row.get("doc_id"), row.get("answer"))
+            )
+        except (ValueError, KeyError, TypeError) as error:
+            raise QuestionError(f"{path}, line {number}: needs 'question', 'doc_id' and 'answer'") from error
+    return questions
+
+
+def evaluate_labelled(engine, questions: list[LabelledQuestion], modes=MODES, calibrate: bool = False) -> dict:
+    """Per mode: top-1, top-3, MRR@10, highlight hit rate, abstention precision and recall."""
+    report = {"questions": len(questions), "answerable": sum(q.answerable for q in questions), "modes": {}}
+    best_relevance: dict[str, list[float]] = {"answerable": [], "unanswerable": []}
+    for mode in modes:
+        ranks, highlight_hits, abstained, misses = [], [], [], []
+        for labelled in questions:
+            answer = engine.ask(labelled.question, top_k=DEPTH, mode=mode)
+            if mode == "hybrid":
+                top = max((q.score for q in answer.quotes), default=-1.0)
+                best_relevance["answerable" if labelled.answerable else "unanswerable"].append(top)
+            if not labelled.answerable:
+                abstained.append(not answer.answered)
+                continue
+            rank = next(
+                (
+                    i
+                    for i, q in enumerate(answer.quotes, 1)
+                    if q.doc_id == labelled.doc_id and labelled.answer in q.text
+                ),
+                None,
+            )
+            ranks.append(rank)
+            if rank is not None:
+                highlight_hits.append(labelled.answer in answer.quotes[rank - 1].highlight)
+            if rank != 1:
+                misses.append({"id": labelled.id, "question": labelled.question, "rank": rank})
+        report["modes"][mode] = _summary(ranks, highlight_hits, abstained, questions, engine, mode, misses)
+    if calibrate:
+        report["calibrated_threshold"] = calibrate_threshold(
+            best_relevance["answerable"], best_relevance["unanswerable"]
+        )
+        report["best_relevance"] = best_relevance
+    return report
+
+
+def _summary(ranks, highlight_hits, abstained, questions, engine, mode, misses) -> dict:
+    answerable = len(ranks)
+    unanswerable = len(abstained)
+    false_abstentions = (
+        sum(1 for lq in questions if lq.answerable and not engine.ask(lq.question, top_k=1, mode=mode).answered)
+        if mode == "hybrid"
+        else None
+    )
+    true_abstentions = sum(abstained)
+    all_abstentions = true_abstentions + (false_abstentions or 0)
+    return {
+        "top1": _ratio(sum(r == 1 for r in ranks), answerable),
+        "top3": _ratio(sum(r is not None and r <= 3 for r in ranks), answerable),
+        "mrr": round(sum(1 / r for r in ranks if r) / answerable, 4) if answerable else None,
+        "highlight": _ratio(sum(highlight_hits), len(highlight_hits)),
+        "abstention_recall": _ratio(true_abstentions, unanswerable),
+        "abstention_precision": _ratio(true_abstentions, all_abstentions) if mode == "hybrid" else None,
+        "misses": misses,
+    }
+
+
+def evaluate_beir(engine, queries_path: Path, qrels_path: Path) -> dict:
+    """nDCG@10 and recall@100 over documents, for each mode, BEIR-style (qrels by document id)."""
+    queries = {}
+    for line in Path(queries_path).read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            queries[str(row["_id"])] = row["text"]
+    relevant: dict[str, dict[str, int]] = {}
+    for line in Path(qrels_path).read_text(encoding="utf-8").splitlines():
+        parts = line.split("\t")
+        if len(parts) >= 3 and parts[2].strip().lstrip("-").isdigit():
+            relevant.setdefault(parts[0], {})[parts[1]] = int(parts[2])
+    report = {"queries": len(relevant), "modes": {}}
+    for mode in MODES:
+        ndcg, recall = [], []
+        for query_id, judged in relevant.items():
+            if query_id not in queries:
+                continue
+            answer = engine.ask(queries[query_id], top_k=100, mode=mode)
+            ranked = list(dict.fromkeys(q.doc_id for q in answer.quotes))
+            ndcg.append(_ndcg(ranked[:10], judged))
+            positives = {d for d, grade in judged.items() if grade > 0}
+            recall.append(len(positives & set(ranked[:100])) / len(positives) if positives else 0.0)
+        report["modes"][mode] = {"ndcg@10": _mean(ndcg), "recall@100": _mean(recall)}
+    return report
+
+
+def evaluate_file(engine, path: Path, qrels: Path | None = None, calibrate: bool = False) -> dict:
+    """Labelled JSON lines, or BEIR queries with qrels."""
+    if qrels is not None:
+        return evaluate_beir(engine, path, qrels)
+    return evaluate_labelled(engine, load_labelled(path), calibrate=calibrate)
+
+
+def format_report(report: dict) -> str:
+    """A table for the terminal."""
+    modes = report["modes"]
+    columns = list(next(iter(modes.values())).keys() - {"misses"})
+    order = ["top1", "top3", "mrr", "highlight", "abstention_precision", "abstention_recall", "ndcg@10", "recall@100"]
+    columns = [c for c in order if c in columns]
+    lines = [f"{'mode':<10}" + "".join(f"{c:>22}" for c in columns)]
+    for mode, values in modes.items():
+        label = f"{mode} (shipped)" if mode == "hybrid" else f"{mode}-only"
+        lines.append(f"{label:<10}" + "".join(f"{_cell(values[c]):>22}" for c in columns))
+    if "calibrated_threshold" in report:
+        lines.append(f"\ncalibrated abstention threshold: {report['calibrated_threshold']}")
+    misses = modes.get("hybrid", {}).get("misses", [])
+    if misses:
+        lines.append(f"\nhybrid: {len(misses)} answerable question(s) whose answer is not in the top quote:")
+        lines += [f"  {m['id']}: {m['question']} (answer at rank {m['rank'] or '>10'})" for m in misses]
+    return "\n".join(lines)
+
+
+def _ndcg(ranked: list[str], judged: dict[str, int]) -> float:
+    gains = [judged.get(doc, 0) for doc in ranked]
+    dcg = sum(g / math.log2(i + 2) for i, g in enumerate(gains))
+    ideal = sorted(judged.values(), reverse=True)[: len(ranked) or 10]
+    idcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
+    return dcg / idcg if idcg else 0.0
+
+
+def _ratio(numerator: int, denominator: int) -> float | None:
+    return round(numerator / denominator, 4) if denominator else None
+
+
+def _mean(values: list[float]) -> float | None:
+    return round(sum(values) / len(values), 4) if values else None
+
+
+def _cell(value) -> str:
+    return "-" if value is None else f"{value:.3f}"

@@ -1,0 +1,461 @@
+"""Search: hybrid dense + keyword retrieval, fused, diversified, filtered, with abstention.
+
+The question is embedded once; FAISS gives the nearest passages by cosine, SQLite
+FTS5 the best by BM25; reciprocal rank fusion merges the two lists and maximal
+marginal relevance keeps near-duplicates out. Whether a passage is a *match* is
+decided by its cosine to the question against a threshold calibrated on labelled
+questions (see `calibrate_threshold`), or by containing a quoted phrase.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+import faiss
+import numpy as np
+
+from assistant.embedding import Embedder
+from assistant.errors import QuestionError
+from assistant.index import Index
+from assistant.passages import Passage
+
+MAX_QUESTION_CHARS = 2000
+DENSE_WEIGHT = 0.7  # chosen on the labelled seed questions: 0.5-0.8 gave top-1 0.57-0.61; 0.7 has the best top-3
+CANDIDATES = 50
+MODES = ("hybrid", "dense", "keyword")
+PHRASE = re.compile(r'"([^"]+)"|“([^”]+)”')
+WORD = re.compile(r"\w+")
+STOPWORDS = frozenset(
+    [
+        "a",
+        "about",
+        "above",
+        "after",
+        "again",
+        "against",
+        "all",
+        "am",
+        "an",
+        "and",
+        "any",
+        "are",
+        "as",
+        "at",
+        "be",
+        "because",
+        "been",
+        "before",
+        "being",
+        "below",
+        "between",
+        "both",
+        "but",
+        "by",
+        "can",
+        "could",
+        "did",
+        "do",
+        "does",
+        "doing",
+        "down",
+        "during",
+        "each",
+        "few",
+        "for",
+        "from",
+        "further",
+        "had",
+        "has",
+        "have",
+        "having",
+        "he",
+        "her",
+        "here",
+        "hers",
+        "herself",
+        "him",
+        "himself",
+        "his",
+        "how",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "itself",
+        "just",
+        "me",
+        "more",
+        "most",
+        "my",
+        "myself",
+        "no",
+        "nor",
+        "not",
+        "now",
+        "of",
+        "off",
+        "on",
+        "once",
+        "only",
+        "or",
+        "other",
+        "our",
+        "ours",
+        "ourselves",
+        "out",
+        "over",
+        "own",
+        "same",
+        "she",
+        "should",
+        "so",
+        "some",
+        "such",
+        "than",
+        "that",
+        "the",
+        "their",
+        "theirs",
+        "them",
+        "themselves",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "through",
+        "to",
+        "too",
+        "under",
+        "until",
+        "up",
+        "very",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "while",
+        "who",
+        "whom",
+        "why",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+        "yours",
+        "yourself",
+        "yourselves",
+        "did",
+        "does",
+        "say",
+        "said",
+        "says",
+        "tell",
+        "told",
+        "ever",
+        "document",
+        "documents",
+        "text",
+        "according",
+    ]
+)
+FOLLOW_UP_OPENERS = ("and ", "but ", "also ", "what about", "how about", "why ", "so ", "then ")
+PRONOUNS = frozenset(
+    ["they", "them", "their", "it", "its", "this", "that", "these", "those", "he", "she", "his", "her", "him"]
+)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Restrict a search to some documents, people (author or speaker), or a date range (ISO, inclusive)."""
+
+    doc_ids: tuple[str, ...] = ()
+    people: tuple[str, ...] = ()
+    date_from: str | None = None
+    date_to: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return bool(self.doc_ids or self.people or self.date_from or self.date_to)
+
+
+@dataclass(frozen=True)
+class Question:
+    """A validated question: the text to search for and any "quoted phrases" it must contain."""
+
+    text: str
+    phrases: tuple[str, ...] = ()
+
+    @property
+    def terms(self) -> list[str]:
+        """Content words, case-folded, without stop words, in order, once each."""
+        seen: dict[str, None] = {}
+        for word in WORD.findall(self.text.casefold()):
+            if word not in STOPWORDS and (len(word) > 1 or not word.isascii()):
+                seen.setdefault(word, None)
+        return list(seen)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved passage: its fused rank score, its cosine to the question, and whether it matches."""
+
+    passage_id: int
+    passage: Passage
+    score: float
+    relevance: float
+    is_match: bool
+    dense_rank: int | None = None
+    keyword_rank: int | None = None
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """Hits in rank order, whether any is a match, and a reason when none is."""
+
+    question: Question
+    hits: list[Hit] = field(default_factory=list)
+    answered: bool = False
+    reason: str | None = None
+
+
+def parse_question(question: str) -> Question:
+    """Validate and normalise a question.
+
+    Control characters become spaces; "double-quoted" phrases are pulled out as
+    exact-phrase constraints. Raises QuestionError when the question is empty or
+    longer than MAX_QUESTION_CHARS.
+    """
+    if not isinstance(question, str):
+        raise QuestionError("The question must be text.")
+    cleaned = "".join(" " if unicodedata.category(ch) in ("Cc", "Cs", "Co", "Cn") else ch for ch in question)
+    cleaned = " ".join(cleaned.split())
+    if not cleaned:
+        raise QuestionError("The question is empty. Type a question, for example: What was said about terrorism?")
+    if len(cleaned) > MAX_QUESTION_CHARS:
+        raise QuestionError(
+            f"The question is {len(cleaned):,} characters long; the limit is {MAX_QUESTION_CHARS:,}. "
+            "Ask about one thing at a time."
+        )
+    phrases = tuple(p.strip() for groups in PHRASE.findall(cleaned) for p in groups if p.strip())
+    return Question(cleaned, tuple(p for p in phrases if WORD.search(p)))
+
+
+def contextualize(question: str, previous: str | None) -> str:
+    """The text to search for a follow-up: a short or pronoun-led question carries the previous one."""
+    if not previous:
+        return question
+    lowered = question.casefold().strip()
+    words = WORD.findall(lowered)
+    content = [w for w in words if w not in STOPWORDS]
+    follows = lowered.startswith(FOLLOW_UP_OPENERS) or bool(PRONOUNS & set(words))
+    if follows and len(content) <= 6:
+        return f"{previous} {question}"
+    return question
+
+
+class Searcher:
+    """Hybrid retrieval over one loaded Index with one Embedder."""
+
+    def __init__(self, index: Index, embedder: Embedder, threshold: float) -> None:
+        self.index = index
+        self.embedder = embedder
+        self.threshold = threshold
+        self._matrix = _vector_matrix(index.vectors)
+
+    def search(
+        self,
+        question: Question,
+        top_k: int = 5,
+        filters: Filters | None = None,
+        mode: str = "hybrid",
+    ) -> SearchResult:
+        """The top_k passages for a question, best first, with match flags.
+
+        Raises ValueError for a top_k outside 1..100 or an unknown mode.
+        """
+        if not 1 <= top_k <= 100:
+            raise ValueError("top_k must be between 1 and 100")
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}")
+        allowed = self._allowed_ids(filters or Filters(), question.phrases)
+        if allowed is not None and len(allowed) == 0:
+            return SearchResult(question, reason=_nothing_allowed(question, filters))
+        query_vector = self.embedder.encode([question.text])[0]
+        depth = max(CANDIDATES, top_k * 4)
+        dense = self._dense(query_vector, depth, allowed) if mode != "keyword" else []
+        keyword = self._keyword(question, depth, allowed) if mode != "dense" else []
+        fused = self._fuse(query_vector, dense if mode != "keyword" else [], keyword, mode)
+        if not fused:
+            return SearchResult(question, reason="No passage shares a word with the question.")
+        hits = self._select(fused, query_vector, top_k, dense, keyword, bool(question.phrases))
+        answered = any(hit.is_match for hit in hits)
+        if answered:
+            hits = [h for h in hits if h.is_match] + [h for h in hits if not h.is_match]
+        else:
+            hits.sort(key=lambda h: -h.relevance)
+        reason = None if answered else "No passage in the corpus answers this question."
+        return SearchResult(question, hits, answered, reason)
+
+    def _dense(self, query_vector: np.ndarray, depth: int, allowed: np.ndarray | None) -> list[int]:
+        if self.index.size == 0:
+            return []
+        if allowed is None:
+            _, ids = self.index.vectors.search(query_vector[None, :], min(depth, self.index.size))
+            return [int(i) for i in ids[0] if i >= 0]
+        scores = self._matrix[allowed] @ query_vector  # exact: HNSW misses under tight filters
+        order = np.argsort(-scores)[:depth]
+        return [int(allowed[i]) for i in order]
+
+    def _keyword(self, question: Question, depth: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
+        """Passage ids and BM25 scores (higher is better) for the question's content words."""
+        terms = question.terms
+        if not terms:
+            return []
+        match = " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
+        sql = "SELECT rowid, -bm25(passages_fts) FROM passages_fts WHERE passages_fts MATCH ?"
+        parameters: list = [match]
+        if allowed is not None:
+            sql += f" AND rowid IN ({','.join(str(int(i)) for i in allowed)})"
+        sql += " ORDER BY bm25(passages_fts) LIMIT ?"
+        parameters.append(depth)
+        return [(row[0], row[1]) for row in self.index.query(sql, parameters)]
+
+    def _select(self, fused, query_vector, top_k, dense, keyword, phrase_matched) -> list[Hit]:
+        """The best fused candidates, at most one per paragraph (so no overlapping windows of one place)."""
+        candidate_ids = [pid for pid, _ in fused]
+        passages = self.index.passages(candidate_ids)
+        dense_rank = {pid: rank for rank, pid in enumerate(dense, start=1)}
+        keyword_rank = {pid: rank for rank, (pid, _) in enumerate(keyword, start=1)}
+        chosen, places = [], set()
+        for pid, score in fused:
+            place = (passages[pid].doc_id, passages[pid].paragraph)
+            if place in places:
+                continue
+            places.add(place)
+            relevance = float(self._matrix[pid] @ query_vector)  # cosine: vectors are unit length
+            chosen.append(
+                Hit(
+                    passage_id=pid,
+                    passage=passages[pid],
+                    score=score,
+                    relevance=relevance,
+                    is_match=phrase_matched or relevance >= self.threshold,
+                    dense_rank=dense_rank.get(pid),
+                    keyword_rank=keyword_rank.get(pid),
+                )
+            )
+            if len(chosen) == top_k:
+                break
+        return chosen
+
+    def _fuse(self, query_vector, dense: list[int], keyword: list[tuple[int, float]], mode: str):
+        """Candidates best first by DENSE_WEIGHT * cosine + (1 - DENSE_WEIGHT) * BM25 / best BM25.
+
+        A convex combination of scores beat reciprocal rank fusion on the labelled
+        questions (docs/benchmarks.md); the single-signal modes are the baselines.
+        """
+        if mode == "keyword":
+            return [(pid, score) for pid, score in keyword]
+        candidates = list(dict.fromkeys([*dense, *(pid for pid, _ in keyword)]))
+        cosine = self._matrix[candidates] @ query_vector
+        if mode == "dense":
+            return [(pid, float(c)) for pid, c in zip(candidates, cosine)]
+        best_bm25 = max((score for _, score in keyword), default=0.0)
+        lexical = dict(keyword)
+        fused = [
+            (
+                pid,
+                DENSE_WEIGHT * float(c)
+                + (1 - DENSE_WEIGHT) * (lexical.get(pid, 0.0) / best_bm25 if best_bm25 > 0 else 0.0),
+            )
+            for pid, c in zip(candidates, cosine)
+        ]
+        return sorted(fused, key=lambda item: -item[1])
+
+    def _allowed_ids(self, filters: Filters, phrases: tuple[str, ...]) -> np.ndarray | None:
+        """Passage ids the filters and phrases allow; None when nothing restricts the search."""
+        allowed = self._filtered_ids(filters) if filters.active else None
+        for phrase in phrases:
+            containing = self._phrase_ids(phrase)
+            allowed = containing if allowed is None else np.intersect1d(allowed, containing)
+        return allowed
+
+    def _filtered_ids(self, filters: Filters) -> np.ndarray:
+        clauses, parameters = [], []
+        if filters.doc_ids:
+            clauses.append(f"p.doc_id IN ({','.join('?' * len(filters.doc_ids))})")
+            parameters += filters.doc_ids
+        if filters.people:
+            marks = ",".join("?" * len(filters.people))
+            clauses.append(f"(d.author IN ({marks}) OR p.speaker IN ({marks}))")
+            parameters += filters.people * 2
+        if filters.date_from:
+            clauses.append("d.date >= ?")
+            parameters.append(filters.date_from)
+        if filters.date_to:
+            clauses.append("d.date <= ?")
+            parameters.append(filters.date_to + "\uffff")  # a partial date ("2023") includes its whole span
+        rows = self.index.query(
+            "SELECT p.id FROM passages p JOIN documents d ON d.doc_id = p.doc_id WHERE " + " AND ".join(clauses),
+            parameters,
+        )
+        return np.array(sorted(row[0] for row in rows), dtype=np.int64)
+
+    def _phrase_ids(self, phrase: str) -> np.ndarray:
+        """Passages containing the phrase exactly, ignoring case (FTS5 finds candidates, Python checks)."""
+        words = WORD.findall(phrase)
+        fts = '"' + " ".join(words).replace('"', '""') + '"'
+        rows = self.index.query(
+            "SELECT p.id, p.text FROM passages_fts f JOIN passages p ON p.id = f.rowid WHERE passages_fts MATCH ?",
+            [fts],
+        )
+        needle = " ".join(phrase.casefold().split())
+        ids = [pid for pid, text in rows if needle in " ".join(text.casefold().split())]
+        return np.array(sorted(ids), dtype=np.int64)
+
+
+def calibrate_threshold(answerable: list[float], unanswerable: list[float]) -> float:
+    """The cosine threshold that best separates labelled answerable from unanswerable questions.
+
+    Takes each question's best passage relevance; returns the midpoint between
+    neighbouring scores that maximises balanced accuracy (ties: the widest gap).
+    """
+    if not answerable or not unanswerable:
+        raise ValueError("calibration needs both answerable and unanswerable questions")
+    points = sorted(set(answerable) | set(unanswerable))
+    candidates = [points[0] - 1e-6] + [(a + b) / 2 for a, b in zip(points, points[1:])] + [points[-1] + 1e-6]
+
+    def quality(threshold: float) -> tuple[float, float]:
+        recall = sum(s >= threshold for s in answerable) / len(answerable)
+        rejection = sum(s < threshold for s in unanswerable) / len(unanswerable)
+        gap = min((abs(s - threshold) for s in points), default=0.0)
+        return (recall + rejection) / 2, gap
+
+    return round(max(candidates, key=quality), 4)
+
+
+def _vector_matrix(index: faiss.Index) -> np.ndarray:
+    """A zero-copy (n, d) view of the stored vectors of a flat or HNSW-flat index."""
+    flat = faiss.downcast_index(index.storage) if isinstance(index, faiss.IndexHNSW) else index
+    if index.ntotal == 0:
+        return np.zeros((0, index.d), dtype=np.float32)
+    return faiss.rev_swig_ptr(flat.get_xb(), index.ntotal * index.d).reshape(index.ntotal, index.d)
+
+
+def _nothing_allowed(question: Question, filters: Filters | None) -> str:
+    if question.phrases:
+        quoted = ", ".join(f'"{p}"' for p in question.phrases)
+        scope = " in the selected documents" if filters and filters.active else ""
+        return f"No passage contains the exact phrase {quoted}{scope}."
+    return "No document matches the filters."

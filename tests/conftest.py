@@ -1,0 +1,84 @@
+"""Shared fixtures: a deterministic fake embedder for fast unit tests, and corpora in tmp_path."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.config import Settings
+from assistant.engine import QuoteEngine
+from assistant.index import ingest
+
+REPO = Path(__file__).resolve().parent.parent
+SEED_CORPUS = REPO / "corpus"
+SEED_QUESTIONS = REPO / "tests" / "data" / "seed_questions.jsonl"
+
+
+class FakeEmbedder:
+    """Bag of words: each word a hash-seeded random unit vector, summed and normalised.
+
+    Deterministic and instant; texts sharing words are similar, which is enough to
+    test ranking, filters and abstention without the real model.
+    """
+
+    def __init__(self, dimension: int = 64, name: str = "fake-bag-of-words") -> None:
+        self.name = name
+        self._dimension = dimension
+        self.calls: list[int] = []
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    def _word(self, word: str) -> np.ndarray:
+        seed = int.from_bytes(hashlib.sha256(word.encode()).digest()[:8], "little")
+        return np.random.default_rng(seed).standard_normal(self._dimension)
+
+    def encode(self, texts, progress=None) -> np.ndarray:
+        self.calls.append(len(texts))
+        rows = []
+        for text in texts:
+            words = [w.strip(".,;:!?\"'“”’()").casefold() for w in text.split()]
+            vector = sum((self._word(w) for w in words if w), np.zeros(self._dimension))
+            norm = np.linalg.norm(vector)
+            rows.append(vector / norm if norm else vector)
+        if progress:
+            progress(len(texts))
+        return np.asarray(rows, dtype=np.float32).reshape(len(texts), self._dimension)
+
+
+@pytest.fixture
+def fake_embedder() -> FakeEmbedder:
+    return FakeEmbedder()
+
+
+@pytest.fixture
+def seed_corpus(tmp_path: Path) -> Path:
+    """A copy of the seed corpus (with its catalog) that a test may change."""
+    target = tmp_path / "corpus"
+    shutil.copytree(SEED_CORPUS, target)
+    return target
+
+
+@pytest.fixture
+def settings(seed_corpus: Path, tmp_path: Path) -> Settings:
+    return Settings(corpus_dir=seed_corpus, index_dir=tmp_path / "index", model="fake-bag-of-words", threshold=0.3)
+
+
+@pytest.fixture
+def fake_engine(settings: Settings, fake_embedder: FakeEmbedder) -> QuoteEngine:
+    ingest(settings, fake_embedder)
+    return QuoteEngine.open(settings, fake_embedder)
+
+
+@pytest.fixture(scope="session")
+def real_engine(tmp_path_factory) -> QuoteEngine:
+    """The seed corpus indexed with the real bundled model (built once per test run)."""
+    root = tmp_path_factory.mktemp("real")
+    corpus = root / "corpus"
+    shutil.copytree(SEED_CORPUS, corpus)
+    return QuoteEngine.open(Settings(corpus_dir=corpus, index_dir=root / "index"), build=True)

@@ -1,0 +1,169 @@
+"""Corpus reading: metadata from the catalog or front matter, formats, and files that cannot be read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assistant.corpus import read_document, scan_corpus, title_from_filename
+from assistant.errors import CorpusError
+
+SEEDS = Path(__file__).resolve().parent.parent.parent / "shared" / "seeds"
+
+
+def test_seed_documents_are_byte_identical_to_the_shared_seeds(seed_corpus):
+    if not SEEDS.is_dir():
+        pytest.skip("shared/seeds is not beside the repo")
+    pairs = {
+        "2023-09-14-china-un-mission-note-verbale.txt": "000_a31c0689b12c72a6.txt",
+        "2022-07-28-mfa-press-conference-zhao-lijian.txt": "003_1dc20e5776c9bc75.txt",
+    }
+    for ours, theirs in pairs.items():
+        assert (seed_corpus / ours).read_bytes() == (SEEDS / theirs).read_bytes()
+
+
+def test_catalog_metadata_is_attached(seed_corpus):
+    sources, skipped = scan_corpus(seed_corpus)
+    assert skipped == []
+    documents = {s.doc_id: read_document(s) for s in sources}
+    note = documents["2023-09-14-china-un-mission-note-verbale"].metadata
+    assert note.author == "Permanent Mission of the People's Republic of China to the United Nations"
+    assert (note.date, note.place, note.kind, note.reference) == (
+        "2023-09-14",
+        "New York",
+        "note verbale",
+        "CMS (2023)",
+    )
+    press = documents["2022-07-28-mfa-press-conference-zhao-lijian"].metadata
+    assert (press.speaker, press.date, press.place) == ("Zhao Lijian", "2022-07-28", "Beijing")
+
+
+def test_txt_text_is_the_file_exactly_as_on_disk(tmp_path):
+    raw = "Line one.\r\n\r\n\tTabbed 中文 line.\r\nno final newline"
+    (tmp_path / "crlf.txt").write_bytes(raw.encode())
+    (source,), _ = scan_corpus(tmp_path)
+    assert read_document(source).text == raw
+
+
+def test_markdown_front_matter_gives_metadata_and_body_start(tmp_path):
+    text = (
+        "---\ntitle: A statement\nauthor: Someone\ndate: 2020-01-02\nspeaker: Ms. X\n---\n# Heading\n\nBody *text*.\n"
+    )
+    (tmp_path / "statement.md").write_text(text, encoding="utf-8")
+    (source,), _ = scan_corpus(tmp_path)
+    document = read_document(source)
+    assert document.metadata.title == "A statement"
+    assert (document.metadata.author, document.metadata.date, document.metadata.speaker) == (
+        "Someone",
+        "2020-01-02",
+        "Ms. X",
+    )
+    assert document.text == text
+    assert document.text[document.body_start :].startswith("# Heading")
+
+
+def test_missing_metadata_falls_back_without_crashing(tmp_path):
+    (tmp_path / "my_speech-2019.md").write_text("---\ndate: not a date\n---\nText.", encoding="utf-8")
+    (source,), _ = scan_corpus(tmp_path)
+    metadata = read_document(source).metadata
+    assert metadata.title == "My speech 2019"
+    assert metadata.date is None and metadata.author is None
+
+
+def test_html_text_is_extracted_without_scripts(tmp_path):
+    html = (
+        "<html><head><title>Press release</title><script>alert(1)</script></head><body>"
+        "<p>First <b>bold</b> paragraph.</p><script>evil()</script><p>Second paragraph.</p></body></html>"
+    )
+    (tmp_path / "page.html").write_text(html, encoding="utf-8")
+    (source,), _ = scan_corpus(tmp_path)
+    document = read_document(source)
+    assert document.text == "First bold paragraph.\n\nSecond paragraph."
+    assert document.metadata.title == "Press release"
+
+
+def test_pdf_text_is_extracted(tmp_path):
+    pdf = tmp_path / "statement.pdf"
+    pdf.write_bytes(_minimal_pdf("Hello from a PDF statement."))
+    (source,), _ = scan_corpus(tmp_path)
+    document = read_document(source)
+    assert "Hello from a PDF statement." in document.text
+    assert document.format == "pdf"
+
+
+@pytest.mark.parametrize(
+    "name, content, reason",
+    [
+        ("binary.txt", b"\x00\x01\x02binary", "binary file"),
+        ("latin1.txt", "caf\xe9".encode("latin-1"), "not UTF-8"),
+        ("empty.txt", b"   \n\n", "empty"),
+        ("broken.pdf", b"%PDF-1.4 this is not really a pdf", "PDF"),
+    ],
+)
+def test_unreadable_files_raise_a_reason(tmp_path, name, content, reason):
+    (tmp_path / name).write_bytes(content)
+    (source,), _ = scan_corpus(tmp_path)
+    with pytest.raises(ValueError, match=reason):
+        read_document(source)
+
+
+def test_encrypted_pdf_is_refused_with_a_reason(tmp_path):
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    writer.add_blank_page(width=200, height=200)
+    writer.encrypt("secret")
+    with open(tmp_path / "locked.pdf", "wb") as handle:
+        writer.write(handle)
+    (source,), _ = scan_corpus(tmp_path)
+    with pytest.raises(ValueError, match="encrypted PDF"):
+        read_document(source)
+
+
+def test_too_large_and_unsupported_files_are_skipped_by_name(tmp_path):
+    (tmp_path / "huge.txt").write_bytes(b"a" * 2000)
+    (tmp_path / "image.png").write_bytes(b"\x89PNG")
+    (tmp_path / "ok.txt").write_text("Fine.", encoding="utf-8")
+    sources, skipped = scan_corpus(tmp_path, max_file_bytes=1000)
+    assert [s.path.name for s in sources] == ["ok.txt"]
+    reasons = {s.path.name: s.reason for s in skipped}
+    assert reasons["huge.txt"].startswith("too large (2,000 bytes")
+    assert "unsupported file type '.png'" in reasons["image.png"]
+
+
+def test_missing_corpus_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(CorpusError, match="does not exist"):
+        scan_corpus(tmp_path / "nope")
+
+
+def test_invalid_catalog_is_a_clear_error(tmp_path):
+    (tmp_path / "catalog.yaml").write_text("- just\n- a list\n", encoding="utf-8")
+    with pytest.raises(CorpusError, match="must map file names"):
+        scan_corpus(tmp_path)
+
+
+def test_title_from_filename():
+    assert title_from_filename(Path("2023-09-14_note-verbale.txt")) == "2023 09 14 note verbale"
+
+
+def _minimal_pdf(text: str) -> bytes:
+    """A one-page PDF with a line of text, written by hand so the test needs no PDF writer."""
+    stream = f"BT /F1 12 Tf 20 100 Td ({text}) Tj ET".encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 300 200] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)

@@ -1,0 +1,96 @@
+"""Search: question validation, phrases, filters, follow-ups, diversity, abstention, calibration."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.errors import QuestionError
+from assistant.search import Filters, calibrate_threshold, contextualize, parse_question
+
+NOTE = "2023-09-14-china-un-mission-note-verbale"
+PRESS = "2022-07-28-mfa-press-conference-zhao-lijian"
+
+
+@pytest.mark.parametrize("question", ["", "   ", "\n\t", "\x00\x07"])
+def test_empty_questions_are_refused_with_a_clear_message(question):
+    with pytest.raises(QuestionError, match="The question is empty"):
+        parse_question(question)
+
+
+def test_a_huge_question_is_refused_with_its_length():
+    with pytest.raises(QuestionError, match=r"100,000 characters long; the limit is 2,000"):
+        parse_question("x" * 100_000)
+
+
+def test_control_characters_become_spaces_and_phrases_are_extracted():
+    parsed = parse_question('Did they\x00 say "unfettered\taccess" or “anti-China event”?')
+    assert parsed.text == 'Did they say "unfettered access" or “anti-China event”?'
+    assert parsed.phrases == ("unfettered access", "anti-China event")
+    assert parsed.terms[:3] == ["unfettered", "access", "anti"]
+
+
+def test_follow_ups_carry_the_previous_question():
+    previous = "What did the NGOs write to Bachelet?"
+    assert contextualize("And what did they ask for?", previous) == f"{previous} And what did they ask for?"
+    assert contextualize("Which countries supported China's Xinjiang policy at the UN?", previous).startswith("Which")
+    assert contextualize("And what about it?", None) == "And what about it?"
+
+
+def test_phrase_restricts_results_to_passages_containing_it(fake_engine):
+    answer = fake_engine.ask('Did they ever say "UNFETTERED access"?', top_k=5)
+    assert answer.answered
+    assert len(answer.quotes) == 1
+    quote = answer.quotes[0]
+    assert "“unfettered access”" in quote.text and quote.doc_id == PRESS
+    assert "unfettered access" in quote.highlight
+
+
+def test_a_phrase_that_occurs_nowhere_is_not_answered(fake_engine):
+    answer = fake_engine.ask('Did they say "genocide convention"?')
+    assert not answer.answered and answer.quotes == []
+    assert answer.message == 'No passage contains the exact phrase "genocide convention".'
+
+
+def test_filters_restrict_documents_people_and_dates(fake_engine):
+    question = "Xinjiang human rights"
+    only_press = fake_engine.ask(question, top_k=10, filters=Filters(doc_ids=(PRESS,)))
+    assert {q.doc_id for q in only_press.quotes} == {PRESS}
+    zhao = fake_engine.ask(question, top_k=10, filters=Filters(people=("Zhao Lijian",)))
+    assert {q.speaker for q in zhao.quotes} == {"Zhao Lijian"} and len(zhao.quotes) == 4
+    daily = fake_engine.ask(question, top_k=10, filters=Filters(people=("China Daily",)))
+    assert [q.paragraph for q in daily.quotes] == [1]
+    in_2023 = fake_engine.ask(question, top_k=10, filters=Filters(date_from="2023-01-01", date_to="2023"))
+    assert {q.doc_id for q in in_2023.quotes} == {NOTE}
+    none = fake_engine.ask(question, filters=Filters(date_from="2030-01-01"))
+    assert not none.answered and none.message == "No document matches the filters."
+
+
+def test_no_two_quotes_come_from_the_same_paragraph(fake_engine):
+    answer = fake_engine.ask("Xinjiang China human rights countries", top_k=16)
+    places = [(q.doc_id, q.paragraph) for q in answer.quotes]
+    assert len(places) == len(set(places)) == 16
+
+
+def test_top_k_is_validated(fake_engine):
+    with pytest.raises(ValueError, match="top_k must be between 1 and 100"):
+        fake_engine.ask("Xinjiang", top_k=0)
+    assert len(fake_engine.ask("Xinjiang", top_k=1).quotes) == 1
+
+
+def test_nothing_relevant_is_not_answered_but_offers_closest_passages(fake_engine):
+    answer = fake_engine.ask("zebra quantum pancake", top_k=3)
+    assert not answer.answered
+    assert answer.message == "No passage in the corpus answers this question."
+    assert len(answer.quotes) == 3 and not any(q.is_match for q in answer.quotes)
+    assert fake_engine.ask("zebra quantum pancake", strict=True).quotes == []
+
+
+def test_other_scripts_get_a_normal_answer(fake_engine):
+    answer = fake_engine.ask("中华人民共和国常驻联合国代表团")
+    assert answer.quotes[0].text == "中华人民共和国常驻联合国代表团"
+
+
+def test_calibrated_threshold_separates_the_labelled_scores():
+    assert calibrate_threshold([0.6, 0.7, 0.5], [0.1, 0.2, 0.3]) == 0.4
+    with pytest.raises(ValueError, match="needs both"):
+        calibrate_threshold([0.5], [])
