@@ -30,7 +30,7 @@ from assistant.embedding import Embedder, model_label
 from assistant.errors import CorpusError, IndexCorruptError, IndexMissingError, UnknownDocumentError
 from assistant.passages import Passage, Span, passages_for
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 DATABASE = "passages.sqlite"
@@ -52,8 +52,23 @@ CREATE TABLE passages (
 );
 CREATE INDEX passages_doc ON passages (doc_id, id);
 CREATE VIRTUAL TABLE passages_fts USING fts5 (
-    text, content='passages', content_rowid='id', tokenize='porter unicode61 remove_diacritics 2'
+    text, context, content='', tokenize='porter unicode61 remove_diacritics 2'
 );
+"""
+
+# The keyword index holds each passage's text and, in a second column, who and what it comes
+# from, so "the note verbale" or "the spokesperson" find the right document's passages.
+FTS_FILL = """
+INSERT INTO passages_fts (rowid, text, context)
+SELECT p.id, p.text,
+    coalesce(d.title, '')
+    || ' ' || coalesce(d.citation_title, '')
+    || ' ' || coalesce(d.author, '')
+    || ' ' || coalesce(d.kind, '')
+    || ' ' || coalesce(d.place, '')
+    || ' ' || coalesce(d.reference, '')
+    || ' ' || coalesce(p.speaker, '')
+FROM passages p JOIN documents d ON d.doc_id = p.doc_id
 """
 
 
@@ -355,7 +370,7 @@ def _write_generation(settings, embedder, old, included, fresh, new_vectors, unr
                 "passages": len(passages),
             }
             next_id += len(passages)
-        connection.execute("INSERT INTO passages_fts (rowid, text) SELECT id, text FROM passages")
+        connection.execute(FTS_FILL)
         connection.commit()
         connection.close()
         matrix = np.vstack(vector_blocks).astype(np.float32) if vector_blocks else np.zeros((0, embedder.dimension))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import faiss
 import numpy as np
@@ -22,8 +22,13 @@ from assistant.index import Index
 from assistant.passages import Passage
 
 MAX_QUESTION_CHARS = 2000
-DENSE_WEIGHT = 0.7  # chosen on the labelled seed questions: 0.5-0.8 gave top-1 0.57-0.61; 0.7 has the best top-3
+DENSE_WEIGHT = 0.7  # on the labelled seed questions 0.4-0.8 gave top-1 0.57-0.61; 0.7 was best (docs/benchmarks.md)
 CANDIDATES = 50
+CONTEXT_WEIGHT = 0.3  # BM25 weight of the document metadata column against the passage text
+# A question most of whose content words the corpus never uses is about something else, even
+# when its embedding lands near an on-topic passage ("How many Uyghurs live in Xinjiang?").
+UNKNOWN_WORDS_SHARE = 0.6
+CONFIDENT_RELEVANCE = 0.6
 MODES = ("hybrid", "dense", "keyword")
 PHRASE = re.compile(r'"([^"]+)"|“([^”]+)”')
 WORD = re.compile(r"\w+")
@@ -299,6 +304,8 @@ class Searcher:
         if not fused:
             return SearchResult(question, reason="No passage shares a word with the question.")
         hits = self._select(fused, query_vector, top_k, dense, keyword, bool(question.phrases))
+        if not question.phrases and self._mostly_unknown_words(question):
+            hits = [replace(h, is_match=h.relevance >= CONFIDENT_RELEVANCE) for h in hits]
         answered = any(hit.is_match for hit in hits)
         if answered:
             hits = [h for h in hits if h.is_match] + [h for h in hits if not h.is_match]
@@ -323,11 +330,11 @@ class Searcher:
         if not terms:
             return []
         match = " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
-        sql = "SELECT rowid, -bm25(passages_fts) FROM passages_fts WHERE passages_fts MATCH ?"
+        sql = f"SELECT rowid, -bm25(passages_fts, 1.0, {CONTEXT_WEIGHT}) FROM passages_fts WHERE passages_fts MATCH ?"
         parameters: list = [match]
         if allowed is not None:
             sql += f" AND rowid IN ({','.join(str(int(i)) for i in allowed)})"
-        sql += " ORDER BY bm25(passages_fts) LIMIT ?"
+        sql += f" ORDER BY bm25(passages_fts, 1.0, {CONTEXT_WEIGHT}) LIMIT ?"
         parameters.append(depth)
         return [(row[0], row[1]) for row in self.index.query(sql, parameters)]
 
@@ -383,6 +390,19 @@ class Searcher:
         ]
         return sorted(fused, key=lambda item: -item[1])
 
+    def _mostly_unknown_words(self, question: Question) -> bool:
+        """True when at least UNKNOWN_WORDS_SHARE of the question's content words occur nowhere in the corpus."""
+        terms = question.terms
+        if not terms:
+            return False
+        unknown = sum(
+            not self.index.query(
+                "SELECT 1 FROM passages_fts WHERE passages_fts MATCH ? LIMIT 1", ['"' + t.replace('"', '""') + '"']
+            )
+            for t in terms
+        )
+        return unknown / len(terms) >= UNKNOWN_WORDS_SHARE
+
     def _allowed_ids(self, filters: Filters, phrases: tuple[str, ...]) -> np.ndarray | None:
         """Passage ids the filters and phrases allow; None when nothing restricts the search."""
         allowed = self._filtered_ids(filters) if filters.active else None
@@ -415,7 +435,7 @@ class Searcher:
     def _phrase_ids(self, phrase: str) -> np.ndarray:
         """Passages containing the phrase exactly, ignoring case (FTS5 finds candidates, Python checks)."""
         words = WORD.findall(phrase)
-        fts = '"' + " ".join(words).replace('"', '""') + '"'
+        fts = 'text : "' + " ".join(words).replace('"', '""') + '"'
         rows = self.index.query(
             "SELECT p.id, p.text FROM passages_fts f JOIN passages p ON p.id = f.rowid WHERE passages_fts MATCH ?",
             [fts],
