@@ -119,6 +119,7 @@ class Index:
         self.vectors = vectors
         self._db = connection
         self._lock = threading.Lock()
+        self._matrix: np.ndarray | None = None
 
     @classmethod
     def load(cls, index_dir: Path) -> Index:
@@ -177,13 +178,6 @@ class Index:
         )
         return [_passage(row) for row in rows]
 
-    def passage_id(self, passage: Passage) -> int:
-        """The id of a passage found by its document and start offset."""
-        rows = self.query("SELECT id FROM passages WHERE doc_id = ? AND start = ?", [passage.doc_id, passage.start])
-        if not rows:
-            raise UnknownDocumentError(f"No passage of {passage.doc_id} starts at {passage.start}.")
-        return rows[0][0]
-
     def documents(self) -> list[DocumentInfo]:
         """Every indexed document, ordered by date then id."""
         rows = self.query(f"SELECT {_DOCUMENT_COLUMNS} FROM documents ORDER BY date IS NULL, date, doc_id")
@@ -203,11 +197,21 @@ class Index:
             raise UnknownDocumentError(f"There is no document '{doc_id}' in the index.")
         return rows[0][0]
 
+    @property
+    def matrix(self) -> np.ndarray:
+        """A zero-copy (passages, dimension) view of the stored vectors; row i is passage i."""
+        if self._matrix is None:
+            index = self.vectors
+            flat = faiss.downcast_index(index.storage) if isinstance(index, faiss.IndexHNSW) else index
+            if index.ntotal == 0:
+                self._matrix = np.zeros((0, index.d), dtype=np.float32)
+            else:
+                self._matrix = faiss.rev_swig_ptr(flat.get_xb(), index.ntotal * index.d).reshape(index.ntotal, index.d)
+        return self._matrix
+
     def reconstruct(self, ids: list[int]) -> np.ndarray:
-        """The stored vectors of some passages, one row each."""
-        if not ids:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        return np.vstack([self.vectors.reconstruct(int(i)) for i in ids])
+        """The stored vectors of some passages, one row each (a copy)."""
+        return self.matrix[np.asarray(ids, dtype=np.int64)].copy()
 
     def close(self) -> None:
         with self._lock:

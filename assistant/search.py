@@ -13,7 +13,6 @@ import re
 import unicodedata
 from dataclasses import dataclass, field, replace
 
-import faiss
 import numpy as np
 
 from assistant.embedding import Embedder
@@ -276,7 +275,7 @@ class Searcher:
         self.index = index
         self.embedder = embedder
         self.threshold = threshold
-        self._matrix = _vector_matrix(index.vectors)
+        self._matrix = index.matrix
 
     def search(
         self,
@@ -463,14 +462,6 @@ def calibrate_threshold(answerable: list[float], unanswerable: list[float]) -> f
         return (recall + rejection) / 2, gap
 
     return round(max(candidates, key=quality), 4)
-
-
-def _vector_matrix(index: faiss.Index) -> np.ndarray:
-    """A zero-copy (n, d) view of the stored vectors of a flat or HNSW-flat index."""
-    flat = faiss.downcast_index(index.storage) if isinstance(index, faiss.IndexHNSW) else index
-    if index.ntotal == 0:
-        return np.zeros((0, index.d), dtype=np.float32)
-    return faiss.rev_swig_ptr(flat.get_xb(), index.ntotal * index.d).reshape(index.ntotal, index.d)
 
 
 def _nothing_allowed(question: Question, filters: Filters | None) -> str:
