@@ -1,4 +1,5 @@
-# The README's commands. `make run` and `make test` do all set-up on a fresh machine.
+# The README's commands. `make run` and `make test` do all set-up on a fresh machine; the app builds a
+# missing or stale index itself, with a progress bar in the page.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -15,7 +16,7 @@ $(VENV)/.installed: requirements.txt
 index: $(VENV)/.installed
 	$(PY) -m assistant ingest
 
-run: index
+run: $(VENV)/.installed
 	$(VENV)/bin/streamlit run app.py --server.headless true --browser.gatherUsageStats false
 
 test: index

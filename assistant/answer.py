@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import snowballstemmer
 
+from assistant.corpus import Metadata
 from assistant.index import DocumentInfo
 from assistant.passages import Passage, Span
 from assistant.search import STOPWORDS, WORD, Hit, Question, SearchResult
@@ -141,6 +142,20 @@ def citation_for(document: DocumentInfo, passage: Passage) -> str:
     what = meta.citation_title or meta.title
     parts = [who, what if what != who else None, format_date(meta.date) or "undated", f"¶{passage.paragraph}"]
     return ", ".join(part for part in parts if part)
+
+
+def metadata_rows(metadata: Metadata) -> list[tuple[str, str]]:
+    """A document's known metadata as (label, readable value) pairs, for the CLI and the app."""
+    rows = [
+        ("Author", metadata.author),
+        ("Speaker", metadata.speaker),
+        ("Kind", metadata.kind),
+        ("Date", format_date(metadata.date)),
+        ("Place", metadata.place),
+        ("Reference", metadata.reference),
+        ("Source", metadata.url),
+    ]
+    return [(label, value) for label, value in rows if value]
 
 
 def format_date(iso: str | None) -> str | None:

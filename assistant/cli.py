@@ -178,25 +178,13 @@ def _readable(answer) -> str:
 
 
 def _show(args) -> int:
-    from assistant.answer import format_date
+    from assistant.answer import metadata_rows
 
     engine = _open_engine(args)
     view = engine.document(args.doc_id)
-    meta = view.info.metadata
-    print(meta.title)
-    for label, value in (
-        ("Author", meta.author),
-        ("Speaker", meta.speaker),
-        ("Kind", meta.kind),
-        ("Date", format_date(meta.date)),
-        ("Place", meta.place),
-        ("Reference", meta.reference),
-        ("URL", meta.url),
-        ("File", view.info.path),
-        ("ID", view.info.doc_id),
-    ):
-        if value:
-            print(f"{label}: {value}")
+    print(view.info.metadata.title)
+    for label, value in [*metadata_rows(view.info.metadata), ("File", view.info.path), ("ID", view.info.doc_id)]:
+        print(f"{label}: {value}")
     print()
     last = None
     for passage in view.passages:

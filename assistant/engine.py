@@ -12,7 +12,7 @@ from assistant.embedding import Embedder, SentenceTransformerEmbedder
 from assistant.errors import IndexCorruptError, UnknownDocumentError
 from assistant.index import DocumentInfo, Index, IngestReport, ProgressCallback, ingest, is_stale
 from assistant.passages import Passage
-from assistant.search import Filters, Searcher, contextualize, parse_question
+from assistant.search import MAX_QUESTION_CHARS, Filters, Question, Searcher, contextualize, parse_question
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,13 @@ class QuoteEngine:
         and ValueError for a top_k outside 1..100.
         """
         parsed = parse_question(question)
-        searched = parse_question(contextualize(parsed.text, previous)) if previous else parsed
+        searched = parsed
+        if previous:
+            # Search the follow-up with the previous question as context, but keep only this
+            # question's "phrases", and stay within the length limit by trimming the context.
+            room = MAX_QUESTION_CHARS - len(parsed.text) - 1
+            context = " ".join(previous.split())[-room:] if room > 0 else ""
+            searched = Question(contextualize(parsed.text, context).strip(), parsed.phrases)
         result = self.searcher.search(searched, top_k=top_k, filters=filters, mode=mode)
         answer = build_answer(parsed.text, result, self._documents, self._sentence_scores, strict=strict)
         return answer

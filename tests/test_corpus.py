@@ -8,6 +8,7 @@ import pytest
 
 from assistant.corpus import read_document, scan_corpus, title_from_filename
 from assistant.errors import CorpusError
+from tests.conftest import minimal_pdf
 
 SEEDS = Path(__file__).resolve().parent.parent.parent / "shared" / "seeds"
 
@@ -85,7 +86,7 @@ def test_html_text_is_extracted_without_scripts(tmp_path):
 
 def test_pdf_text_is_extracted(tmp_path):
     pdf = tmp_path / "statement.pdf"
-    pdf.write_bytes(_minimal_pdf("Hello from a PDF statement."))
+    pdf.write_bytes(minimal_pdf("Hello from a PDF statement."))
     (source,), _ = scan_corpus(tmp_path)
     document = read_document(source)
     assert "Hello from a PDF statement." in document.text
@@ -145,25 +146,3 @@ def test_invalid_catalog_is_a_clear_error(tmp_path):
 
 def test_title_from_filename():
     assert title_from_filename(Path("2023-09-14_note-verbale.txt")) == "2023 09 14 note verbale"
-
-
-def _minimal_pdf(text: str) -> bytes:
-    """A one-page PDF with a line of text, written by hand so the test needs no PDF writer."""
-    stream = f"BT /F1 12 Tf 20 100 Td ({text}) Tj ET".encode()
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 300 200] /Contents 4 0 R "
-        b"/Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    out, offsets = bytearray(b"%PDF-1.4\n"), []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)

@@ -94,3 +94,16 @@ def test_calibrated_threshold_separates_the_labelled_scores():
     assert calibrate_threshold([0.6, 0.7, 0.5], [0.1, 0.2, 0.3]) == 0.4
     with pytest.raises(ValueError, match="needs both"):
         calibrate_threshold([0.5], [])
+
+
+def test_a_follow_up_to_a_long_question_stays_within_the_limit(fake_engine):
+    previous = "Xinjiang " * 222  # 1,998 characters
+    answer = fake_engine.ask("And what did they ask for?", previous=previous)
+    assert answer.question == "And what did they ask for?"
+    assert len(answer.searched_for) <= 2000
+
+
+def test_a_follow_up_does_not_inherit_the_previous_phrase(fake_engine):
+    answer = fake_engine.ask("And what about Bachelet?", previous='Who asked for "unfettered access"?', top_k=5)
+    assert answer.searched_for.startswith('Who asked for "unfettered access"?')
+    assert len(answer.quotes) > 1, "not restricted to the one passage holding the phrase"

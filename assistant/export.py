@@ -1,0 +1,85 @@
+"""Export: a conversation as Markdown, every quote with its citation and a numbered list of sources."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from assistant.answer import Answer, Quote, format_date
+
+NOT_FOUND = "No passage in the corpus answers this question."
+# Characters that start Markdown (or GFM, or LaTeX in Streamlit) syntax anywhere in a line.
+_INLINE_SYNTAX = re.compile(r"([\\`*_\[\]<>|~&$])")
+# What makes a line a heading, quote, list item, rule or setext underline when it starts one.
+_LINE_START_SYNTAX = re.compile(r"^(\s*)(#|>|-|\+|=|(\d{1,9})([.)]))")
+
+
+def markdown_escape(text: str) -> str:
+    """Backslash-escape text so that Markdown renders it literally, character for character.
+
+    `*`, `_`, `[x](javascript:...)`, `<script>`, `#` headings and the like come out as
+    the characters themselves; only the Markdown source gains backslashes.
+    """
+    escaped = _INLINE_SYNTAX.sub(r"\\\1", text)
+    return "\n".join(_escape_line_start(line) for line in escaped.split("\n"))
+
+
+def conversation_markdown(answers: Sequence[Answer], title: str = "Conversation") -> str:
+    """The questions and their quoted answers as one Markdown document.
+
+    Each quote is a block quote (escaped so it reads exactly as the source), followed
+    by its attribution and a reference number into the "Sources" list at the end,
+    which names each cited document once, in order of first citation.
+    """
+    sources: dict[str, int] = {}
+    quoted: dict[str, Quote] = {}
+    lines = [f"# {markdown_escape(title)}", ""]
+    for number, answer in enumerate(answers, start=1):
+        lines += [f"## {number}. {markdown_escape(answer.question)}", ""]
+        if answer.searched_for and answer.searched_for != answer.question:
+            lines += [f"*Searched for:* {markdown_escape(answer.searched_for)}", ""]
+        lines += [markdown_escape(answer.summary if answer.answered else answer.message or NOT_FOUND), ""]
+        if not answer.answered and answer.quotes:
+            lines += ["Closest passages (not a match):", ""]
+        for quote in answer.quotes:
+            reference = sources.setdefault(quote.doc_id, len(sources) + 1)
+            quoted.setdefault(quote.doc_id, quote)
+            lines += _quote_lines(quote, reference)
+    if sources:
+        lines += ["## Sources", ""]
+        lines += [f"{reference}. {_source_line(quoted[doc_id])}" for doc_id, reference in sources.items()]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _quote_lines(quote: Quote, reference: int) -> list[str]:
+    marker = "" if quote.is_match else " (not a match)"
+    citation = f"— {markdown_escape(quote.citation)} [{reference}]"
+    return [f"{markdown_escape(quote.attribution)}{marker}", "", *_block_quote(quote.text), "", citation, ""]
+
+
+def _block_quote(text: str) -> list[str]:
+    """Markdown block-quote lines for a verbatim text, keeping its line breaks (a trailing backslash)."""
+    lines = markdown_escape(text.replace("\r\n", "\n").replace("\r", "\n")).split("\n")
+    quoted = []
+    for line, following in zip(lines, [*lines[1:], ""]):
+        if not line.strip():
+            quoted.append(">")
+        else:
+            quoted.append(f"> {line}\\" if following.strip() else f"> {line}")
+    return quoted
+
+
+def _source_line(quote: Quote) -> str:
+    parts = [quote.title, quote.author, format_date(quote.date) or "undated"]
+    described = ", ".join(markdown_escape(part) for part in parts if part)
+    return f"{described} (document {markdown_escape(quote.doc_id)})"
+
+
+def _escape_line_start(line: str) -> str:
+    match = _LINE_START_SYNTAX.match(line)
+    if not match:
+        return line
+    indent, marker, digits, closing = match.group(1), match.group(2), match.group(3), match.group(4)
+    escaped = f"{digits}\\{closing}" if digits else f"\\{marker}"
+    return indent + escaped + line[match.end() :]

@@ -1,0 +1,563 @@
+"""The Streamlit app through AppTest: chat, not found, filters, follow-ups, document view, uploads, escaping.
+
+Most tests swap the real model for a bag-of-words embedder (fast, deterministic); the
+ones marked `integration` run the real model on a copy of the seed corpus.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import os
+import re
+from pathlib import Path
+from urllib.parse import parse_qsl
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from app import COPY_ON_CLICK, SCROLL_TO_CITED
+from assistant.engine import QuoteEngine
+from assistant.export import markdown_escape
+from tests.apphelpers import (
+    APP,
+    FAKE_THRESHOLD,
+    NOTE,
+    PRESS,
+    REPO,
+    SEED_CORPUS,
+    copy_corpus,
+    point_app_at,
+    shown_passages,
+    source_text,
+    use_fake_embedder,
+)
+
+TERRORISM = "What do the documents say about terrorism?"
+BEST_SENTENCE = "They are about countering violent terrorism, radicalization and separatism."
+NOTE_ATTRIBUTION = (
+    "According to Permanent Mission of the People's Republic of China to the United Nations, "
+    "note verbale CMS (2023), 14 September 2023, ¶6:"
+)
+NOT_FOUND = "No passage in the corpus answers this question."
+DOCUMENT_HTML = '<div class="qa-document">'
+TRICKY_MD = """---
+title: "Tricky *notes* <b>bold</b>"
+author: "Team _underscore_"
+date: 2024-05-01
+---
+
+# Heading that must stay a hash
+
+The *budget* of __project__ is <script>alert("pwned")</script> and [click here](javascript:alert(1)) & $5.
+"""
+
+
+# --- Fixtures and small helpers ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def corpus(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A tmp copy of the seed corpus, a tmp index, and the fake embedder: what the app will use."""
+    corpus = copy_corpus(tmp_path / "corpus")
+    point_app_at(monkeypatch, corpus, tmp_path / "index", threshold=FAKE_THRESHOLD)
+    use_fake_embedder(monkeypatch)
+    return corpus
+
+
+@pytest.fixture(scope="module")
+def real_dirs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """One corpus copy and index for the real-model tests, so the engine is loaded once for all of them."""
+    root = tmp_path_factory.mktemp("real")
+    return copy_corpus(root / "corpus"), root / "index"
+
+
+@pytest.fixture
+def real_corpus(real_dirs: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> Path:
+    corpus, index = real_dirs
+    point_app_at(monkeypatch, corpus, index)
+    return corpus
+
+
+def start_app(query: dict[str, str] | None = None) -> AppTest:
+    """Run the app once, as a browser opening it (with these query parameters)."""
+    for variable in ("ASSISTANT_CORPUS", "ASSISTANT_INDEX"):  # never the repository's corpus/ or embeddings/
+        assert not Path(os.environ[variable]).resolve().is_relative_to(REPO), variable
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.query_params.update(query or {})
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def ask(at: AppTest, question: str) -> AppTest:
+    at.chat_input(key="question").set_value(question).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def page_html(at: AppTest) -> str:
+    return "\n".join(element.value for element in at.html)
+
+
+def quotes_html(at: AppTest) -> list[str]:
+    """The HTML of each quote card shown in the chat, in order."""
+    return [element.value for element in at.html if element.value.startswith('<div class="qa-quote">')]
+
+
+def chat_quotes(at: AppTest) -> list:
+    """The quoted passages (not their context) shown in the chat, in order."""
+    return [p for body in quotes_html(at) for p in shown_passages(body)]
+
+
+def bold_lines(at: AppTest) -> list[str]:
+    return [m.value for m in at.markdown if m.value.startswith("**")]
+
+
+def copied_text(quote_card: str) -> str:
+    """What the quote card's copy button puts on the clipboard."""
+    (value,) = re.findall(r'<button type="button" class="qa-copy" data-copy="([^"]*)">', quote_card)
+    return html.unescape(value)
+
+
+def link_of(quote_card: str) -> dict[str, str]:
+    """The query parameters of the 'Open in the document' link of a quote card."""
+    (href,) = re.findall(r'<a href="\?([^"]+)" target="_blank">Open in the document', quote_card)
+    return dict(parse_qsl(html.unescape(href)))
+
+
+def assert_verbatim(at: AppTest, corpus: Path) -> int:
+    """Every passage on the page shows exactly its source text at its offsets; return how many were checked."""
+    passages = shown_passages(page_html(at))
+    for passage in passages:
+        assert passage.text == source_text(corpus, passage.doc_id)[passage.start : passage.end]
+        assert passage.tags <= {"mark"}, f"only <mark> may be inside a passage, found {passage.tags}"
+        assert passage.marked in passage.text
+    return len(passages)
+
+
+# --- Start ------------------------------------------------------------------------------------------------
+
+
+def test_first_start_builds_the_missing_index_and_lists_the_corpus(corpus: Path, tmp_path: Path) -> None:
+    assert not (tmp_path / "index").exists()
+
+    at = start_app()
+
+    assert (tmp_path / "index" / "CURRENT").is_file()
+    assert [toast.value for toast in at.toast] == ["Index built: 2 documents, 16 passages."]
+    assert [e.label for e in at.sidebar.expander] == ["Corpus: 2 documents, 16 passages"]
+    corpus_list = at.sidebar.html[0].value
+    assert f'href="?doc={PRESS}"' in corpus_list and f'href="?doc={NOTE}"' in corpus_list
+    assert "Zhao Lijian · 28 July 2022 · 5 passages" in corpus_list
+    assert "Permanent Mission of the People&#x27;s Republic of China to the United Nations · 14 September 2023" in (
+        corpus_list
+    )
+    assert at.chat_input(key="question")
+    assert sorted(p.name for p in corpus.iterdir()) == sorted(p.name for p in SEED_CORPUS.iterdir())
+
+
+def test_engine_is_opened_once_and_shared_by_sessions(corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    opened = []
+    original = QuoteEngine.open.__func__
+
+    def counting_open(cls, *args, **kwargs):
+        opened.append(args)
+        return original(cls, *args, **kwargs)
+
+    monkeypatch.setattr(QuoteEngine, "open", classmethod(counting_open))
+    first, second = start_app(), start_app()
+    ask(first, TERRORISM)
+    ask(second, "human rights")
+
+    assert len(opened) == 1
+    assert [m.text[0].value for m in second.chat_message if m.name == "user"] == ["human rights"]  # own history
+
+
+def test_a_broken_corpus_is_a_message_not_a_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    point_app_at(monkeypatch, tmp_path / "missing-corpus", tmp_path / "index", threshold=FAKE_THRESHOLD)
+    use_fake_embedder(monkeypatch)
+
+    at = start_app()
+
+    assert [e.value for e in at.error] == [
+        markdown_escape(f"The corpus folder {tmp_path / 'missing-corpus'} does not exist.")
+    ]
+
+
+# --- The chat ---------------------------------------------------------------------------------------------
+
+
+def test_question_shows_summary_quote_highlight_attribution_link_context_and_copy(corpus: Path) -> None:
+    at = ask(start_app(), TERRORISM)
+
+    assert [m.name for m in at.chat_message] == ["user", "assistant"]
+    assert at.chat_message[0].text[0].value == TERRORISM
+    assert bold_lines(at) == ["**1 passage from 1 document**"]
+    card = quotes_html(at)[0]
+    assert f"[1] {html.escape(NOTE_ATTRIBUTION)}" in card
+    (quote,) = shown_passages(card)
+    note = source_text(corpus, NOTE)
+    assert (quote.doc_id, quote.text) == (NOTE, note[quote.start : quote.end])
+    assert quote.text.startswith("The issues related to Xinjiang are not about human rights.")
+    assert quote.marked == BEST_SENTENCE
+    assert link_of(card) == {"doc": NOTE, "start": str(quote.start), "end": str(quote.end)}
+    context = shown_passages(at.expander[0].html[0].value)  # "In context": before, the quote, after
+    assert [p.text for p in context] == [
+        note[context[0].start : context[0].end],
+        quote.text,
+        note[context[2].start : context[2].end],
+    ]
+    assert context[0].text.startswith("It's clear to all") and context[2].text.startswith("In recent years")
+    assert copied_text(card) == f"“{quote.text}”\n— {NOTE_ATTRIBUTION[len('According to ') : -1]}"
+
+
+def test_conversation_is_kept_replayed_and_cleared(corpus: Path) -> None:
+    at = ask(ask(start_app(), TERRORISM), "What did Zhao Lijian say about the assessment?")
+    at.toggle(key="strict").set_value(True).run()  # any rerun replays the conversation
+
+    assert [m.name for m in at.chat_message] == ["user", "assistant", "user", "assistant"]
+    assert [m.text[0].value for m in at.chat_message if m.name == "user"] == [
+        TERRORISM,
+        "What did Zhao Lijian say about the assessment?",
+    ]
+    assert not at.download_button(key="download_chat").disabled
+
+    at.button(key="clear_chat").click().run()
+
+    assert not at.exception
+    assert len(at.chat_message) == 0
+    assert at.download_button(key="download_chat").disabled
+
+
+def test_not_found_says_so_and_shows_closest_passages_collapsed_and_marked(corpus: Path) -> None:
+    at = ask(start_app(), "chocolate cake recipe")
+
+    assert NOT_FOUND in [m.value for m in at.markdown]
+    assert bold_lines(at) == []
+    (closest,) = [e for e in at.expander if e.label.startswith("Closest passages")]
+    assert closest.label == "Closest passages (5), not a match"
+    assert closest.proto.expanded is False
+    cards = quotes_html(at)
+    assert len(cards) == 5
+    assert all('<span class="qa-badge">Not a match</span>' in card for card in cards)
+
+
+def test_strict_hides_weak_matches(corpus: Path) -> None:
+    at = start_app()
+    at.toggle(key="strict").set_value(True).run()
+    ask(at, "chocolate cake recipe")
+
+    assert NOT_FOUND in [m.value for m in at.markdown]
+    assert quotes_html(at) == []
+
+    ask(at, TERRORISM)
+    assert len(quotes_html(at)) == 1 and "Not a match" not in quotes_html(at)[0]
+
+
+def test_question_error_is_shown_in_the_chat(corpus: Path) -> None:
+    at = ask(start_app(), "why " * 600)
+
+    assert len(at.error) == 1
+    assert "characters long; the limit is 2,000" in at.error[0].value
+
+
+# --- Filters, number of quotes ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "key", "value", "expected_docs", "scope"),
+    [
+        ("multiselect", "filter_documents", [PRESS], {PRESS}, "Filtered: 1 document"),
+        ("multiselect", "filter_people", ["Zhao Lijian"], {PRESS}, "Filtered: Zhao Lijian"),
+        ("date_input", "filter_from", dt.date(2023, 1, 1), {NOTE}, "Filtered: from 2023-01-01"),
+        ("date_input", "filter_to", dt.date(2022, 12, 31), {PRESS}, "Filtered: until 2022-12-31"),
+    ],
+)
+def test_filters_restrict_the_quotes(corpus: Path, kind: str, key: str, value, expected_docs: set, scope: str) -> None:
+    at = start_app()
+    widget = getattr(at, kind)(key=key)
+    widget.set_value(value).run()
+    ask(at, "human rights")
+
+    quotes = chat_quotes(at)
+    assert quotes and {q.doc_id for q in quotes} == expected_docs
+    assert scope in [c.value for c in at.caption]
+    if key == "filter_people":
+        assert all("According to Zhao Lijian," in card for card in quotes_html(at))
+
+
+def test_filters_that_exclude_everything_say_so(corpus: Path) -> None:
+    at = start_app()
+    at.date_input(key="filter_from").set_value(dt.date(2025, 1, 1)).run()
+    ask(at, "human rights")
+
+    assert "No document matches the filters." in [m.value for m in at.markdown]
+    assert quotes_html(at) == []
+
+
+def test_number_of_quotes(corpus: Path) -> None:
+    at = start_app()
+    at.slider(key="top_k").set_value(2).run()
+    ask(at, "human rights")
+
+    assert len(quotes_html(at)) == 2
+
+
+# --- Follow-ups and phrases -------------------------------------------------------------------------------
+
+
+def test_follow_up_is_searched_with_the_previous_question(corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+    original = QuoteEngine.ask
+
+    def recording_ask(self, question, *args, **kwargs):
+        calls.append((question, kwargs.get("previous")))
+        return original(self, question, *args, **kwargs)
+
+    monkeypatch.setattr(QuoteEngine, "ask", recording_ask)
+    first = "What did Zhao Lijian say about the assessment?"
+    at = ask(ask(start_app(), first), "And what did they ask for?")
+
+    assert calls == [(first, None), ("And what did they ask for?", first)]
+    assert f"Read as a follow-up; searched for: {first} And what did they ask for?" in [c.value for c in at.caption]
+
+
+def test_quoted_phrase_shows_only_passages_containing_it(corpus: Path) -> None:
+    at = ask(start_app(), 'Who asked for "unfettered access"?')
+
+    quotes = chat_quotes(at)
+    assert bold_lines(at) == ["**1 passage from 1 document**"]
+    assert len(quotes) == 1 and "“unfettered access”" in quotes[0].text
+    assert quotes[0].marked.startswith("After the decision to visit China was made")
+
+
+# --- Verbatim and literal display -------------------------------------------------------------------------
+
+
+def test_every_passage_shown_is_exactly_the_source_text(corpus: Path) -> None:
+    at = start_app()
+    for question in [TERRORISM, "human rights", "What did the NGOs write in the letter?", "chocolate cake"]:
+        ask(at, question)
+
+    quotes = chat_quotes(at)
+    assert len(quotes) == 4 * 5
+    assert assert_verbatim(at, corpus) >= 2 * len(quotes)  # each quote is shown again in its context
+
+
+def test_markdown_and_script_in_a_document_show_literally(corpus: Path) -> None:
+    (corpus / "tricky.md").write_text(TRICKY_MD, encoding="utf-8")
+    at = ask(start_app(), 'What about "click here"?')
+
+    (card,) = quotes_html(at)
+    (quote,) = shown_passages(card)
+    body = TRICKY_MD[TRICKY_MD.index("The *budget*") :].rstrip("\n")
+    assert quote.text == body
+    assert "&lt;script&gt;alert(&quot;pwned&quot;)&lt;/script&gt;" in card
+    assert "Team _underscore_, Tricky *notes* &lt;b&gt;bold&lt;/b&gt;, 1 May 2024, ¶2" in card
+    own_scripts = {COPY_ON_CLICK, SCROLL_TO_CITED}
+    everything = "".join(e.value for e in [*at.html, *at.markdown, *at.caption] if e.value not in own_scripts)
+    assert "<script" not in everything
+    assert 'href="javascript' not in everything
+    assert copied_text(card).startswith('“The *budget* of __project__ is <script>alert("pwned")</script> and [click')
+    assert_verbatim(at, corpus)
+
+    document = start_app({"doc": "tricky"})
+    page = page_html(document)
+    assert '<div class="qa-text" data-doc="tricky"' in page
+    assert "># Heading that must stay a hash</div>" in page
+    assert '<h2 class="qa-title">Tricky *notes* &lt;b&gt;bold&lt;/b&gt;</h2>' in page
+    assert "<script" not in "".join(e.value for e in document.html if e.value not in own_scripts)
+    assert_verbatim(document, corpus)
+
+
+# --- The document view ------------------------------------------------------------------------------------
+
+
+def test_link_from_the_chat_opens_the_document_at_the_passage(corpus: Path) -> None:
+    chat = ask(start_app(), TERRORISM)
+    params = link_of(quotes_html(chat)[0])
+
+    at = start_app(params)  # a new session, as a new tab or a reload would be
+
+    assert len(at.chat_input) == 0
+    page = page_html(at)
+    assert '<h2 class="qa-title">Note verbale CMS (2023) to all Permanent Missions' in page
+    assert "<dt>Date</dt><dd>14 September 2023</dd>" in page and "<dt>Place</dt><dd>New York</dd>" in page
+    assert [f"¶{n}" for n in range(1, 12)] == re.findall(r'<span class="qa-pnum">(¶\d+)</span>', page)
+    start, end = int(params["start"]), int(params["end"])
+    (cited,) = re.findall(r'<mark class="qa-cited-text" id="cited-passage">(.*?)</mark>', page, re.DOTALL)
+    assert html.unescape(cited) == source_text(corpus, NOTE)[start:end]
+    assert BEST_SENTENCE in html.unescape(cited)
+    assert [c.value for c in at.caption] == [f"Cited passage: ¶6, characters {start:,}–{end:,}, highlighted below."]
+    assert any("scrollIntoView" in element.value for element in at.html)
+    assert assert_verbatim(at, corpus) == 11  # the whole document, paragraph by paragraph
+
+
+def test_document_without_a_range_shows_everything_unmarked(corpus: Path) -> None:
+    at = start_app({"doc": PRESS})
+
+    page = page_html(at)
+    assert "<mark" not in page
+    assert assert_verbatim(at, corpus) == 5
+    assert not at.warning and not at.error
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        "no-such-document",
+        "../../../../etc/passwd",
+        "/etc/passwd",
+        f"{NOTE}.txt",
+        "catalog",
+        f"../corpus/{NOTE}",
+        "",
+    ],
+)
+def test_unknown_document_is_a_clear_message_and_reads_nothing(corpus: Path, doc: str) -> None:
+    at = start_app({"doc": doc})
+
+    assert [e.value for e in at.error] == [
+        markdown_escape(f"There is no document “{doc}” in the corpus. Choose one from the sidebar.")
+    ]
+    assert DOCUMENT_HTML not in page_html(at)
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "message"),
+    [
+        ("0", "99999", "The range 0–99,999 is outside this document, which has 2,488 characters"),
+        ("500", "400", "The range 500–400 is outside this document"),
+        ("abc", "10", "not two whole numbers"),
+        ("-5", "10", "not two whole numbers"),
+        ("10", None, "only one end of the passage"),
+    ],
+)
+def test_bad_range_is_a_clear_message_and_the_document_still_shows(
+    corpus: Path, start: str, end: str | None, message: str
+) -> None:
+    query = {"doc": NOTE, "start": start} | ({"end": end} if end is not None else {})
+    at = start_app(query)
+
+    assert len(at.warning) == 1 and message in at.warning[0].value.replace("\\", "")
+    assert "<mark" not in page_html(at)
+    assert assert_verbatim(at, corpus) == 11
+
+
+def test_back_to_the_chat_keeps_the_conversation(corpus: Path) -> None:
+    at = ask(start_app(), TERRORISM)
+    at.query_params.update(link_of(quotes_html(at)[0]))
+    at.run()
+    assert DOCUMENT_HTML in page_html(at)
+
+    at.button(key="back_to_chat").click().run()
+
+    assert not at.exception
+    assert at.query_params == {}
+    assert [m.name for m in at.chat_message] == ["user", "assistant"]
+
+
+# --- Uploads ----------------------------------------------------------------------------------------------
+
+
+def corpus_snapshot(corpus: Path) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in corpus.iterdir()}
+
+
+def upload(at: AppTest, name: str, data: bytes, mime: str = "text/plain") -> AppTest:
+    at.sidebar.file_uploader[0].set_value((name, data, mime)).run()
+    at.button(key="add_documents").click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_upload_of_a_good_file_adds_it_to_corpus_index_and_answers(corpus: Path, tmp_path: Path) -> None:
+    data = b"---\ntitle: Budget notes\nauthor: Treasury\ndate: 2024-03-01\n---\n\nIrrigation canals got more money.\n"
+    at = upload(start_app(), "Budget notes.md", data, "text/markdown")
+
+    assert [s.value for s in at.success] == ["Added Budget-notes.md. The corpus now has 3 documents."]
+    assert (corpus / "Budget-notes.md").read_bytes() == data
+    assert [e.label for e in at.sidebar.expander] == ["Corpus: 3 documents, 17 passages"]
+    assert at.sidebar.file_uploader[0].value == []  # a fresh uploader for the next file
+
+    ask(at, "irrigation canals")
+    card = quotes_html(at)[0]
+    assert "According to Treasury, Budget notes, 1 March 2024, ¶1:" in card
+    assert link_of(card)["doc"] == "Budget-notes"
+    assert_verbatim(at, corpus)
+
+    other_session = start_app()  # every session sees the updated engine
+    assert [e.label for e in other_session.sidebar.expander] == ["Corpus: 3 documents, 17 passages"]
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        ("scan.pdf", b"%PDF-1.4 not really a PDF", "scan.pdf cannot be added: unreadable PDF"),
+        ("latin1.txt", "café crème".encode("latin-1"), "latin1.txt cannot be added: not UTF-8 text"),
+        ("copy.txt", None, f"copy.txt is already in the corpus as {NOTE}.txt (same content); not added."),
+    ],
+)
+def test_upload_of_a_bad_file_is_refused_and_changes_nothing(
+    corpus: Path, tmp_path: Path, name: str, data: bytes | None, message: str
+) -> None:
+    data = data if data is not None else (corpus / f"{NOTE}.txt").read_bytes()
+    at = start_app()
+    before, current = corpus_snapshot(corpus), (tmp_path / "index" / "CURRENT").read_text()
+
+    upload(at, name, data)
+
+    assert len(at.error) == 1 and at.error[0].value.replace("\\", "").startswith(message)
+    assert not at.success
+    assert corpus_snapshot(corpus) == before
+    assert (tmp_path / "index" / "CURRENT").read_text() == current
+    assert [e.label for e in at.sidebar.expander] == ["Corpus: 2 documents, 16 passages"]
+
+
+def test_upload_of_good_and_bad_files_together_adds_only_the_good(corpus: Path) -> None:
+    at = start_app()
+    at.sidebar.file_uploader[0].set_value(
+        [("good.txt", b"Fisheries quotas were discussed.", "text/plain"), ("bad.pdf", b"junk", "application/pdf")]
+    ).run()
+    at.button(key="add_documents").click().run()
+
+    assert not at.exception
+    assert [s.value for s in at.success] == ["Added good.txt. The corpus now has 3 documents."]
+    assert len(at.error) == 1 and "bad.pdf cannot be added" in at.error[0].value
+    assert (corpus / "good.txt").is_file() and not (corpus / "bad.pdf").exists()
+
+
+# --- With the real model (the issue's "done when") --------------------------------------------------------
+
+
+@pytest.mark.integration
+def test_done_when_terrorism_question_quotes_the_note_and_links_to_it(real_corpus: Path) -> None:
+    at = ask(start_app(), TERRORISM)
+
+    assert re.fullmatch(r"\*\*\d+ passages? from \d+ documents?\*\*", bold_lines(at)[0])
+    card = next(card for card in quotes_html(at) if "countering violent terrorism" in card)
+    assert "Not a match" not in card
+    assert html.escape(NOTE_ATTRIBUTION) in card
+    (quote,) = shown_passages(card)
+    assert quote.marked == BEST_SENTENCE
+    assert quote.text == source_text(real_corpus, NOTE)[quote.start : quote.end]
+
+    document = start_app(link_of(card))
+    (cited,) = re.findall(r'<mark class="qa-cited-text" id="cited-passage">(.*?)</mark>', page_html(document), re.S)
+    assert html.unescape(cited) == quote.text
+
+
+@pytest.mark.integration
+def test_real_follow_up_not_found_and_verbatim(real_corpus: Path) -> None:
+    at = ask(start_app(), "What did Zhao Lijian say about the assessment?")
+    ask(at, "And what did the NGOs ask for?")
+    ask(at, "What is the recipe for chocolate cake?")
+
+    captions = [c.value for c in at.caption]
+    assert (
+        "Read as a follow-up; searched for: What did Zhao Lijian say about the assessment? "
+        "And what did the NGOs ask for?" in captions
+    )
+    assert NOT_FOUND in [m.value for m in at.markdown]
+    assert assert_verbatim(at, real_corpus) > 10

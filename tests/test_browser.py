@@ -1,0 +1,145 @@
+"""End to end in a real browser: headless Chromium asks the running app a question and follows the quote's link."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.apphelpers import APP, NOTE, REPO, copy_corpus, free_port
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOT = REPO / "docs" / "screenshot.png"
+QUESTION = "What do the documents say about terrorism?"
+PASSAGE = "countering violent terrorism, radicalization and separatism"
+BEST_SENTENCE = "They are about countering violent terrorism, radicalization and separatism."
+ATTRIBUTION = (
+    "According to Permanent Mission of the People's Republic of China to the United Nations, "
+    "note verbale CMS (2023), 14 September 2023, ¶6:"
+)
+STARTUP_SECONDS = 180  # a cold start builds the index and loads the model
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.integration,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium (apt install)"),
+]
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`streamlit run app.py` on a free localhost port, on a tmp copy of the corpus and a tmp (missing) index."""
+    root = tmp_path_factory.mktemp("browser")
+    corpus = copy_corpus(root / "corpus")
+    env = {
+        **os.environ,
+        "ASSISTANT_CORPUS": str(corpus),
+        "ASSISTANT_INDEX": str(root / "index"),
+        "HF_HUB_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+    }
+    port = free_port()
+    command = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true"]
+    command += ["--server.port", str(port), "--server.address", "localhost", "--browser.gatherUsageStats", "false"]
+    command += ["--client.toolbarMode", "minimal"]
+    log_path = root / "streamlit.log"
+    with open(log_path, "wb") as log:
+        server = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            _wait_until_healthy(port, server, log_path)
+            yield f"http://localhost:{port}/"
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+
+
+def _wait_until_healthy(port: int, server: subprocess.Popen, log_path: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"streamlit exited with {server.returncode}:\n{log_path.read_text(errors='replace')}")
+        try:
+            with urllib.request.urlopen(f"http://localhost:{port}/_stcore/health", timeout=2) as response:
+                if response.read().strip() == b"ok":
+                    return
+        except OSError:
+            time.sleep(0.3)
+    pytest.fail(f"streamlit did not answer on port {port}:\n{log_path.read_text(errors='replace')}")
+
+
+def test_question_quote_citation_and_document_view(app_url: str, tmp_path: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path / "profile"),
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1280, "height": 1000},
+        )
+        try:
+            context.grant_permissions(["clipboard-read", "clipboard-write"], origin=app_url.rstrip("/"))
+            page = context.pages[0] if context.pages else context.new_page()
+            page.goto(app_url)
+            question_box = page.get_by_test_id("stChatInputTextArea")
+            expect(question_box).to_be_visible(timeout=STARTUP_SECONDS * 1000)
+            question_box.fill(QUESTION)
+            question_box.press("Enter")
+
+            quote = page.locator("blockquote.qa-passage", has_text=PASSAGE).first
+            expect(quote).to_be_visible(timeout=60_000)
+            expect(quote.locator("mark")).to_have_text(BEST_SENTENCE)
+            card = page.locator(".qa-quote", has=quote)
+            expect(card.locator(".qa-attribution")).to_contain_text(ATTRIBUTION)
+            expect(page.get_by_text(re.compile(r"^\d+ passages? from \d+ documents?$"))).to_be_visible()
+            expect(page.get_by_test_id("stStatusWidget")).to_be_hidden(timeout=60_000)  # the run has finished
+            page.get_by_text(QUESTION).first.scroll_into_view_if_needed()
+            SCREENSHOT.parent.mkdir(exist_ok=True)
+            page.screenshot(path=str(SCREENSHOT))
+
+            copy_button = card.locator("button.qa-copy")
+            expect(copy_button).to_have_text("Copy quote with citation")
+            page.wait_for_function("window.qaCopyInstalled === true", timeout=30_000)  # the click handler is there
+            copy_button.click()
+            expect(copy_button).to_have_text("Copied ✓", timeout=10_000)
+            copied = page.evaluate("navigator.clipboard.readText()")
+            assert copied.startswith("“The issues related to Xinjiang are not about human rights.")
+            assert copied.endswith("”\n— " + ATTRIBUTION.removeprefix("According to ").removesuffix(":"))
+
+            link = card.get_by_role("link", name=re.compile("Open in the document"))
+            with context.expect_page() as opened:
+                link.click()
+            document = opened.value
+            document.wait_for_load_state()
+            assert f"doc={NOTE}" in document.url and "start=" in document.url and "end=" in document.url
+            cited = document.locator("mark#cited-passage")
+            expect(cited).to_contain_text(PASSAGE, timeout=60_000)
+            expect(cited).to_be_in_viewport()
+            expect(document.get_by_text("Note verbale CMS (2023) to all Permanent Missions").first).to_be_visible()
+
+            document.reload()  # the permalink survives a reload (a new session)
+            expect(document.locator("mark#cited-passage")).to_contain_text(PASSAGE, timeout=60_000)
+        finally:
+            context.close()

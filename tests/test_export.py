@@ -1,0 +1,107 @@
+"""Export: Markdown that renders quotes literally, with citations and a numbered list of sources."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from assistant.answer import Answer, Quote
+from assistant.export import NOT_FOUND as NOT_FOUND_TEXT
+from assistant.export import conversation_markdown, markdown_escape
+
+markdown_it = pytest.importorskip("markdown_it")
+TRICKY = 'The *budget* of __project__ is <script>alert("x")</script> and [click](javascript:alert(1)) & $5.'
+
+
+def rendered_text(markdown: str) -> str:
+    """What a CommonMark renderer shows for some Markdown: its HTML with tags dropped and entities decoded."""
+    body = markdown_it.MarkdownIt("commonmark").render(markdown)
+    body = re.sub(r"<br />\n", "\n", body)
+    return html.unescape(re.sub(r"<[^>]+>", "", body)).strip("\n")
+
+
+def quote(doc_id: str, text: str, paragraph: int, is_match: bool = True) -> Quote:
+    return Quote(
+        doc_id=doc_id,
+        path=f"/corpus/{doc_id}.txt",
+        title=f"Title of {doc_id}",
+        author="Ministry",
+        speaker=None,
+        date="2023-09-14",
+        paragraph=paragraph,
+        start=0,
+        end=len(text),
+        text=text,
+        highlight_start=0,
+        highlight_end=len(text),
+        score=0.5,
+        citation=f"Ministry, {doc_id}, 14 September 2023, ¶{paragraph}",
+        is_match=is_match,
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "escaped"),
+    [
+        ("plain words, no syntax.", "plain words, no syntax."),
+        ("*bold* and _it_", r"\*bold\* and \_it\_"),
+        ("# not a heading", r"\# not a heading"),
+        ("1. not a list", r"1\. not a list"),
+        ("- not a bullet", r"\- not a bullet"),
+        ("<script>", r"\<script\>"),
+        ("[x](javascript:alert(1))", r"\[x\](javascript:alert(1))"),
+        ("costs $5 & more", r"costs \$5 \& more"),
+        ("a\\b", r"a\\b"),
+    ],
+)
+def test_markdown_escape(text: str, escaped: str) -> None:
+    assert markdown_escape(text) == escaped
+
+
+@pytest.mark.parametrize(
+    "line", [TRICKY, "# Heading", "> quoted", "1) one", "+ plus", "=====", "***", "`code` ~~strike~~ | a | b |"]
+)
+def test_escaped_markdown_renders_as_the_text_itself(line: str) -> None:
+    assert rendered_text(markdown_escape(line)) == line
+
+
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), max_size=80))
+def test_escaped_line_renders_as_itself(text: str) -> None:
+    line = " ".join(text.split())  # one line, no edge whitespace (Markdown trims and folds those)
+    assert rendered_text(markdown_escape(line)) == line
+
+
+def test_conversation_has_every_quote_its_citation_and_numbered_sources() -> None:
+    first = Answer(
+        "What about the budget?",
+        True,
+        [quote("note", TRICKY, 6), quote("press", "Second text.", 2), quote("note", "Weak one.", 9, is_match=False)],
+    )
+    second = Answer("Anything on cake?", False, [quote("press", "Closest.", 4, is_match=False)], NOT_FOUND_TEXT)
+
+    markdown = conversation_markdown([first, second], title="Session")
+
+    assert markdown.startswith("# Session\n")
+    assert "## 1. What about the budget?" in markdown and "## 2. Anything on cake?" in markdown
+    assert "2 passages from 2 documents" in markdown
+    assert NOT_FOUND_TEXT in markdown and "Closest passages (not a match):" in markdown
+    assert "> " + markdown_escape(TRICKY) in markdown
+    assert "— Ministry, note, 14 September 2023, ¶6 [1]" in markdown
+    assert "— Ministry, press, 14 September 2023, ¶4 [2]" in markdown
+    assert "According to Ministry, note, 14 September 2023, ¶9: (not a match)" in markdown
+    sources = markdown.split("## Sources\n\n")[1].splitlines()
+    assert sources == [
+        "1. Title of note, Ministry, 14 September 2023 (document note)",
+        "2. Title of press, Ministry, 14 September 2023 (document press)",
+    ]
+    rendered = rendered_text(markdown)
+    assert TRICKY in rendered
+
+
+def test_quote_keeps_its_line_breaks() -> None:
+    markdown = conversation_markdown([Answer("q", True, [quote("d", "line one\nline two\n\nnew paragraph", 1)])])
+    assert "> line one\\\n> line two\n>\n> new paragraph" in markdown

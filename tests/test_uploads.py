@@ -1,0 +1,132 @@
+"""Uploads: safe names, size cap, duplicates refused, unreadable files refused, nothing left behind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assistant.corpus import read_document, scan_corpus
+from assistant.uploads import MAX_STEM_CHARS, UploadError, safe_filename, save_upload
+from tests.apphelpers import NOTE, copy_corpus
+from tests.conftest import minimal_pdf
+
+GOOD_MD = b"---\ntitle: Irrigation budget\nauthor: Treasury\ndate: 2024-03-01\n---\n\nCanal spending grew.\n"
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file in a folder (hidden ones included) with its bytes."""
+    return {path.name: path.read_bytes() for path in folder.iterdir()}
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    return copy_corpus(tmp_path / "corpus")
+
+
+@pytest.mark.parametrize(
+    ("uploaded", "saved"),
+    [
+        ("notes.txt", "notes.txt"),
+        ("../../etc/passwd.txt", "passwd.txt"),
+        ("C:\\Users\\me\\Report (final).PDF", "Report-final.pdf"),
+        ("..hidden.md", "hidden.md"),
+        ("Résumé été.html", "Resume-ete.html"),
+        ("中文.txt", "upload.txt"),
+        ("page.htm", "page.htm"),
+        ("a" * 200 + ".md", "a" * MAX_STEM_CHARS + ".md"),
+        ("what?! <script>.md", "what-script.md"),
+    ],
+)
+def test_safe_filename(uploaded: str, saved: str) -> None:
+    assert safe_filename(uploaded) == saved
+
+
+@pytest.mark.parametrize("uploaded", ["tool.exe", "no-extension", "archive.tar.gz", "notes.md.exe", "catalog.yaml"])
+def test_safe_filename_refuses_unsupported_types(uploaded: str) -> None:
+    with pytest.raises(UploadError, match=r"is not supported; use \.txt, \.md, \.html, \.htm, \.pdf"):
+        safe_filename(uploaded)
+
+
+def test_save_writes_exact_bytes_under_a_new_name_the_index_will_use(corpus: Path) -> None:
+    saved = save_upload(corpus, "Irrigation budget.md", GOOD_MD)
+
+    assert saved.name == "Irrigation-budget.md"
+    assert saved.path == corpus / "Irrigation-budget.md"
+    assert saved.path.read_bytes() == GOOD_MD
+    assert saved.size == len(GOOD_MD)
+    sources, skipped = scan_corpus(corpus)
+    (source,) = [s for s in sources if s.path == saved.path]
+    assert source.doc_id == saved.doc_id == "Irrigation-budget"
+    assert source.sha256 == saved.sha256
+    assert read_document(source).metadata.author == "Treasury"
+    assert not skipped
+    assert not [name for name in snapshot(corpus) if name.startswith(".")], "no temporary file left behind"
+
+
+def test_save_accepts_a_pdf_with_text(corpus: Path) -> None:
+    saved = save_upload(corpus, "statement.pdf", minimal_pdf("The delegation supports the resolution."))
+    (source,) = [s for s in scan_corpus(corpus)[0] if s.path == saved.path]
+    assert "The delegation supports the resolution." in read_document(source).text
+
+
+@pytest.mark.parametrize(
+    ("existing", "uploaded", "saved"),
+    [
+        ("note.txt", "note.txt", "note-2.txt"),
+        ("note.txt", "note.md", "note-2.md"),  # same stem would change which file is called 'note'
+        ("Note.txt", "note.txt", "note-2.txt"),
+        ("note.txt note-2.txt", "note.txt", "note-3.txt"),
+        ("", "README.md", "README-2.md"),  # the indexer skips README files
+    ],
+)
+def test_save_never_overwrites_and_keeps_document_ids_unique(
+    corpus: Path, existing: str, uploaded: str, saved: str
+) -> None:
+    for name in existing.split():
+        (corpus / name).write_text(f"Existing text of {name}.", encoding="utf-8")
+    before = snapshot(corpus)
+
+    result = save_upload(corpus, uploaded, b"A new text with new content.")
+
+    assert result.name == saved
+    assert {name: data for name, data in snapshot(corpus).items() if name != saved} == before
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        ("empty.txt", b"", r"empty\.txt cannot be added: the file is empty\."),
+        ("blank.md", b"   \n\n  ", r"blank\.md cannot be added: empty: no text to index\."),
+        ("latin1.txt", "café".encode("latin-1"), r"latin1\.txt cannot be added: not UTF-8 text"),
+        ("binary.txt", b"abc\x00def", r"binary\.txt cannot be added: binary file"),
+        ("fake.pdf", b"%PDF-1.4 this is not really a PDF", r"fake\.pdf cannot be added: unreadable PDF"),
+        ("script-only.html", b"<html><script>alert(1)</script></html>", r"cannot be added: empty"),
+        ("big.txt", b"x" * 101, r"big\.txt cannot be added: it is 101 bytes; the limit is 100 bytes\."),
+        ("tool.exe", b"MZ", r"tool\.exe cannot be added: the file type \('\.exe'\) is not supported"),
+    ],
+)
+def test_bad_files_are_refused_and_change_nothing(corpus: Path, name: str, data: bytes, message: str) -> None:
+    before = snapshot(corpus)
+    with pytest.raises(UploadError, match=message):
+        save_upload(corpus, name, data, max_bytes=100)
+    assert snapshot(corpus) == before
+
+
+def test_exact_duplicate_content_is_refused_whatever_its_name(corpus: Path) -> None:
+    before = snapshot(corpus)
+    seed = (corpus / f"{NOTE}.txt").read_bytes()
+    with pytest.raises(UploadError, match=rf"copy\.txt is already in the corpus as {NOTE}\.txt \(same content\)"):
+        save_upload(corpus, "copy.txt", seed)
+    assert snapshot(corpus) == before
+
+
+def test_same_upload_twice_is_saved_once(corpus: Path) -> None:
+    save_upload(corpus, "budget.md", GOOD_MD)
+    with pytest.raises(UploadError, match=r"already in the corpus as budget\.md"):
+        save_upload(corpus, "budget (1).md", GOOD_MD)
+
+
+def test_missing_corpus_folder_is_an_upload_error(tmp_path: Path) -> None:
+    with pytest.raises(UploadError, match=r"notes\.txt cannot be added: the corpus folder .* does not exist\."):
+        save_upload(tmp_path / "nowhere", "notes.txt", b"Some text.")
