@@ -17,7 +17,7 @@ index: $(VENV)/.installed
 	$(PY) -m assistant ingest
 
 run: $(VENV)/.installed
-	$(VENV)/bin/streamlit run app.py --server.headless true --browser.gatherUsageStats false
+	$(VENV)/bin/streamlit run app.py --server.headless true --browser.gatherUsageStats false --server.fileWatcherType none
 
 test: index
 	$(PY) -m pytest
