@@ -305,11 +305,7 @@ class Searcher:
         hits = self._select(fused, query_vector, top_k, dense, keyword, bool(question.phrases))
         if not question.phrases and self._mostly_unknown_words(question):
             hits = [replace(h, is_match=h.relevance >= CONFIDENT_RELEVANCE) for h in hits]
-        answered = any(hit.is_match for hit in hits)
-        if answered:
-            hits = [h for h in hits if h.is_match] + [h for h in hits if not h.is_match]
-        else:
-            hits.sort(key=lambda h: -h.relevance)
+        answered = any(hit.is_match for hit in hits)  # hits stay in fused order: it ranks better than cosine
         reason = None if answered else "No passage in the corpus answers this question."
         return SearchResult(question, hits, answered, reason)
 
