@@ -190,3 +190,13 @@ def test_hnsw_index_answers_like_the_exact_one(settings, fake_embedder):
     assert json.loads((current_generation(settings.index_dir) / "manifest.json").read_text())["index_kind"] == "hnsw"
     approximate = QuoteEngine.open(approximate_settings, fake_embedder).ask("countering violent terrorism", top_k=3)
     assert [q.start for q in approximate.quotes] == [q.start for q in exact.quotes]
+
+
+def test_opening_with_build_updates_a_stale_index(settings, fake_embedder):
+    ingest(settings, fake_embedder)
+    (settings.corpus_dir / "new.txt").write_text("A statement added after the index was built.", encoding="utf-8")
+    assert is_stale(settings, fake_embedder.name)
+    assert "new" not in [d.doc_id for d in QuoteEngine.open(settings, fake_embedder).documents()]
+    engine = QuoteEngine.open(settings, fake_embedder, build=True)
+    assert "new" in [d.doc_id for d in engine.documents()]
+    assert not is_stale(settings, fake_embedder.name)

@@ -149,3 +149,21 @@ def _source(name: str) -> SourceFile:
 
     path = SEEDS / name
     return SourceFile(Path(name).stem, path, hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_size)
+
+
+UNGDC = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "ungdc" / "speeches_2015-2024"
+
+
+@pytest.mark.skipif(not UNGDC.is_dir(), reason="shared/data/ungdc is not beside the repo")
+def test_every_un_general_debate_speech_keeps_the_invariant():
+    """1,938 real speeches, some with very long lines or no line terminators at all."""
+    import hashlib
+
+    files = sorted(UNGDC.rglob("*.txt"))
+    assert len(files) == 1938
+    total = 0
+    for path in files:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        document = read_document(SourceFile(path.stem, path, digest, path.stat().st_size))
+        total += len(assert_verbatim(document))
+    assert total > 50_000
