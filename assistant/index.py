@@ -268,8 +268,8 @@ def _ingest_locked(settings: Settings, embedder: Embedder, progress: ProgressCal
     timings: dict[str, float] = {}
     started = time.perf_counter()
     sources, skipped = scan_corpus(settings.corpus_dir, settings.max_file_bytes)
-    old = _load_previous(settings.index_dir)
-    rebuilt = "no index yet" if old is None else _rebuild_reason(old.manifest, settings, embedder.name)
+    old, unusable = _load_previous(settings.index_dir)
+    rebuilt = unusable if old is None else _rebuild_reason(old.manifest, settings, embedder.name)
     reusable = {} if (old is None or rebuilt) else old.manifest["documents"]
     unreadable_before = {} if (old is None or rebuilt) else old.manifest.get("unreadable", {})
 
@@ -504,12 +504,14 @@ def _rebuild_reason(manifest: dict, settings: Settings, model_name: str) -> str 
     return None
 
 
-def _load_previous(index_dir: Path) -> Index | None:
-    """The current index, or None when there is none or it is unreadable (it will be rebuilt)."""
+def _load_previous(index_dir: Path) -> tuple[Index | None, str | None]:
+    """The current index, or None and why not (none yet, or unreadable: it will be rebuilt)."""
     try:
-        return Index.load(index_dir)
-    except (IndexMissingError, IndexCorruptError):
-        return None
+        return Index.load(index_dir), None
+    except IndexMissingError:
+        return None, "no index yet"
+    except IndexCorruptError as error:
+        return None, f"previous index unreadable: {error}"
 
 
 def _read_manifest(generation: Path) -> dict:
