@@ -58,17 +58,20 @@ class SentenceTransformerEmbedder:
     def encode(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        chunks = []
-        step = self.batch_size * 16  # report progress between chunks; the model sorts by length within
-        for offset in range(0, len(texts), step):
-            batch = list(texts[offset : offset + step])
+        # Sort by length across the whole input (the model only sorts within one call), so
+        # every batch pads to similar lengths; progress is reported between chunks.
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        result = np.empty((len(texts), self.dimension), dtype=np.float32)
+        step = self.batch_size * 16
+        for offset in range(0, len(order), step):
+            chunk = order[offset : offset + step]
             vectors = self.model.encode(
-                batch, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True
+                [texts[i] for i in chunk], batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True
             )
-            chunks.append(np.asarray(vectors, dtype=np.float32))
+            result[chunk] = np.asarray(vectors, dtype=np.float32)
             if progress:
-                progress(len(batch))
-        return np.vstack(chunks)
+                progress(len(chunk))
+        return result
 
 
 def model_label(name: str) -> str:
