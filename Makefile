@@ -26,6 +26,7 @@ test-fast: $(VENV)/.installed
 	$(PY) -m pytest -m "not integration and not browser"
 
 bench: index
+	$(PY) -m pip install --quiet -r bench/requirements.txt
 	$(PY) -m bench.run
 
 lint: $(VENV)/.installed
