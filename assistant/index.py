@@ -487,7 +487,12 @@ def _build_faiss(matrix: np.ndarray, kind: str) -> faiss.Index:
     else:
         index = faiss.IndexFlatIP(dimension)
     if len(matrix):
-        index.add(np.ascontiguousarray(matrix, dtype=np.float32))
+        serving_threads = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(os.cpu_count() or 1)  # building an HNSW graph does use every core
+        try:
+            index.add(np.ascontiguousarray(matrix, dtype=np.float32))
+        finally:
+            faiss.omp_set_num_threads(serving_threads)
     return index
 
 

@@ -13,6 +13,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field, replace
 
+import faiss
 import numpy as np
 
 from assistant.embedding import Embedder
@@ -276,6 +277,9 @@ class Searcher:
         self.embedder = embedder
         self.threshold = threshold
         self._matrix = index.matrix
+        # One question at a time: FAISS's OpenMP threads cost more than they save and contend with
+        # torch's (flat search over 20,000 passages: 2.1 ms with 2 threads, 0.8 ms with 1; docs/benchmarks.md).
+        faiss.omp_set_num_threads(1)
 
     def search(
         self,
