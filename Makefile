@@ -33,4 +33,4 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
 clean:
-	rm -rf $(VENV) embeddings/CURRENT embeddings/gen-* embeddings/tmp-*
+	rm -rf $(VENV) embeddings/CURRENT embeddings/gen-* embeddings/tmp-* embeddings/models

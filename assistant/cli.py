@@ -89,13 +89,12 @@ def _top_k(value: str) -> int:
 
 
 def _ingest(args) -> int:
-    from assistant.embedding import SentenceTransformerEmbedder
     from assistant.index import ingest
 
     settings = _settings(args)
     started = time.perf_counter()
     with _ProgressBar() as bar:
-        report = ingest(settings, SentenceTransformerEmbedder(settings.model), bar.update)
+        report = ingest(settings, settings.embedder(), bar.update)
     print(_ingest_summary(report, time.perf_counter() - started))
     return 0
 

@@ -9,7 +9,7 @@ from pathlib import Path
 #: Dense relevance below which a passage is "not a match". Set from the labelled seed
 #: questions by `python -m assistant eval tests/data/seed_questions.jsonl --calibrate`
 #: (see docs/benchmarks.md); not guessed.
-DEFAULT_THRESHOLD = 0.35
+DEFAULT_THRESHOLD = 0.3334
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,6 +45,12 @@ class Settings:
         default_factory=lambda: Path(os.environ.get("ASSISTANT_INDEX", PROJECT_ROOT / "embeddings"))
     )
     model: str = field(default_factory=default_model)
+    #: auto (int8 ONNX where the CPU allows, else ONNX), onnx-int8, onnx or torch: see assistant/embedding.py.
+    backend: str = field(default_factory=lambda: os.environ.get("ASSISTANT_BACKEND", "auto"))
+    #: Where ONNX exports of the model are written once and reused.
+    model_cache: Path = field(
+        default_factory=lambda: Path(os.environ.get("ASSISTANT_MODEL_CACHE", PROJECT_ROOT / "embeddings" / "models"))
+    )
     passages: PassageSettings = field(default_factory=PassageSettings)
     index_kind: str = field(default_factory=lambda: os.environ.get("ASSISTANT_INDEX_KIND", "auto"))
     approximate_above: int = 50_000
@@ -52,9 +58,18 @@ class Settings:
     max_file_bytes: int = 20_000_000
 
     def __post_init__(self) -> None:
+        if self.backend not in ("auto", "torch", "onnx", "onnx-int8"):
+            raise ValueError("backend must be one of auto, torch, onnx, onnx-int8")
         if self.index_kind not in ("auto", "flat", "hnsw"):
             raise ValueError("index_kind must be one of auto, flat, hnsw")
         if not -1.0 <= self.threshold <= 1.0:
             raise ValueError("threshold must be between -1 and 1")
         object.__setattr__(self, "corpus_dir", Path(self.corpus_dir))
         object.__setattr__(self, "index_dir", Path(self.index_dir))
+        object.__setattr__(self, "model_cache", Path(self.model_cache))
+
+    def embedder(self):
+        """The embedder these settings describe (the model loads on first use)."""
+        from assistant.embedding import SentenceTransformerEmbedder
+
+        return SentenceTransformerEmbedder(self.model, backend=self.backend, cache=self.model_cache)

@@ -8,7 +8,7 @@ import numpy as np
 
 from assistant.answer import Answer, build_answer
 from assistant.config import Settings
-from assistant.embedding import Embedder, SentenceTransformerEmbedder
+from assistant.embedding import Embedder
 from assistant.errors import IndexCorruptError, UnknownDocumentError
 from assistant.index import DocumentInfo, Index, IngestReport, ProgressCallback, ingest, is_stale
 from assistant.passages import Passage
@@ -50,8 +50,8 @@ class QuoteEngine:
         Raises IndexMissingError / IndexCorruptError (without build), CorpusError (with build).
         """
         settings = settings or Settings()
-        embedder = embedder or SentenceTransformerEmbedder(settings.model)
-        if build and is_stale(settings, embedder.name):
+        embedder = embedder or settings.embedder()
+        if build and is_stale(settings, embedder):
             ingest(settings, embedder, progress)
         try:
             index = Index.load(settings.index_dir)

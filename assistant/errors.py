@@ -21,6 +21,10 @@ class IndexCorruptError(AssistantError):
     """The index on disk is partial, damaged or from an incompatible build."""
 
 
+class EmbeddingError(AssistantError):
+    """The embedding model could not be loaded or exported for the chosen backend."""
+
+
 class UnknownDocumentError(AssistantError, KeyError):
     """A document id that is not in the index."""
 

@@ -249,7 +249,7 @@ def ingest(
         return _ingest_locked(settings, embedder, progress or (lambda stage, done, total: None))
 
 
-def is_stale(settings: Settings, embedder_name: str) -> bool:
+def is_stale(settings: Settings, embedder: Embedder) -> bool:
     """True when the index is missing, unreadable, or differs from the corpus or settings."""
     try:
         generation = current_generation(settings.index_dir)
@@ -261,7 +261,7 @@ def is_stale(settings: Settings, embedder_name: str) -> bool:
     fingerprints = {doc_id: entry["fingerprint"] for doc_id, entry in manifest["documents"].items()}
     skipped_ok = set(manifest.get("unreadable", {}))
     current = {s.doc_id: s.fingerprint for s in sources if s.fingerprint not in skipped_ok}
-    return _rebuild_reason(manifest, settings, embedder_name) is not None or current != fingerprints
+    return _rebuild_reason(manifest, settings, embedder) is not None or current != fingerprints
 
 
 def _ingest_locked(settings: Settings, embedder: Embedder, progress: ProgressCallback) -> IngestReport:
@@ -269,7 +269,7 @@ def _ingest_locked(settings: Settings, embedder: Embedder, progress: ProgressCal
     started = time.perf_counter()
     sources, skipped = scan_corpus(settings.corpus_dir, settings.max_file_bytes)
     old, unusable = _load_previous(settings.index_dir)
-    rebuilt = unusable if old is None else _rebuild_reason(old.manifest, settings, embedder.name)
+    rebuilt = unusable if old is None else _rebuild_reason(old.manifest, settings, embedder)
     reusable = {} if (old is None or rebuilt) else old.manifest["documents"]
     unreadable_before = {} if (old is None or rebuilt) else old.manifest.get("unreadable", {})
 
@@ -383,6 +383,7 @@ def _write_generation(settings, embedder, old, included, fresh, new_vectors, unr
         manifest = {
             "format_version": FORMAT_VERSION,
             "model": model_label(embedder.name),
+            "backend": _backend(embedder),
             "dimension": int(matrix.shape[1]),
             "passage_settings": asdict(settings.passages),
             "index_kind": kind,
@@ -496,17 +497,25 @@ def _build_faiss(matrix: np.ndarray, kind: str) -> faiss.Index:
     return index
 
 
-def _rebuild_reason(manifest: dict, settings: Settings, model_name: str) -> str | None:
+def _rebuild_reason(manifest: dict, settings: Settings, embedder: Embedder) -> str | None:
     if manifest.get("format_version") != FORMAT_VERSION:
         return "index format changed"
-    if manifest.get("model") != model_label(model_name):
-        return f"model changed ({manifest.get('model')} -> {model_label(model_name)})"
+    if manifest.get("model") != model_label(embedder.name):
+        return f"model changed ({manifest.get('model')} -> {model_label(embedder.name)})"
+    backend = _backend(embedder)
+    if manifest.get("backend", "torch") != backend:
+        return f"embedding backend changed ({manifest.get('backend', 'torch')} -> {backend})"
     if manifest.get("passage_settings") != asdict(settings.passages):
         return "passage settings changed"
     wanted = _index_kind(settings, manifest.get("passages", 0))
     if settings.index_kind != "auto" and manifest.get("index_kind") != wanted:
         return f"index kind changed ({manifest.get('index_kind')} -> {wanted})"
     return None
+
+
+def _backend(embedder: Embedder) -> str:
+    """The embedder's backend label; embedders that do not say (test doubles) count as torch."""
+    return getattr(embedder, "backend", "torch")
 
 
 def _load_previous(index_dir: Path) -> tuple[Index | None, str | None]:

@@ -61,10 +61,8 @@ def _phases(corpus: Path, index: Path, question: str) -> dict:
     phases["import_engine"] = time.perf_counter() - started
     settings = Settings(corpus_dir=corpus, index_dir=index)
     started = time.perf_counter()
-    from assistant.embedding import SentenceTransformerEmbedder
-
-    embedder = SentenceTransformerEmbedder(settings.model)
-    stale = is_stale(settings, embedder.name)
+    embedder = settings.embedder()
+    stale = is_stale(settings, embedder)
     phases["staleness_check"] = time.perf_counter() - started
     started = time.perf_counter()
     engine = QuoteEngine(settings, Index.load(settings.index_dir), embedder)

@@ -12,7 +12,17 @@ from pathlib import Path
 
 from bench.measure import REPO_ROOT, load_average
 
-PACKAGES = ("torch", "sentence-transformers", "transformers", "faiss-cpu", "numpy", "streamlit", "playwright")
+PACKAGES = (
+    "torch",
+    "sentence-transformers",
+    "transformers",
+    "onnxruntime",
+    "optimum-onnx",
+    "faiss-cpu",
+    "numpy",
+    "streamlit",
+    "playwright",
+)
 
 
 def describe_machine() -> dict:

@@ -155,7 +155,7 @@ def _ensure_base_index(ctx: dict) -> None:
     if not corpus.is_dir():
         fresh_copy(ctx["subset_dir"], corpus)
     settings = Settings(corpus_dir=corpus, index_dir=index)
-    if is_stale(settings, ctx["model"]):
+    if is_stale(settings, ctx["embedder"]):
         log("the subset's index is missing or stale: building it (not timed)")
         ingest(settings, ctx["embedder"])
 
@@ -240,7 +240,7 @@ def _build_for(ctx: dict, plan: dict, kind: str) -> tuple[Path, Path, dict]:
     if plan["name"] == "subset" and base_kind == kind:
         return plan["corpus"], base, {"passages": base_size, "reused": True, "real_ingest": True}
     texts, vectors = stored_vectors(base)
-    embedder = ReusedVectorEmbedder(ctx["model"], texts, vectors)
+    embedder = ReusedVectorEmbedder(ctx["model"], texts, vectors, backend=ctx["embedder"].backend)
     index = BENCH_DIR / "indexes" / f"ungdc-{ctx['key']}-{plan['name']}-{kind}"
     build = build_index(plan["corpus"], index, kind, embedder, {"corpus": plan["name"], "subset": ctx["key"]})
     return plan["corpus"], index, build

@@ -43,10 +43,12 @@ class ReusedVectorEmbedder:
         noise_sigma: float = NOISE_SIGMA,
         unknown: str = "error",
         seed: int = 0,
+        backend: str = "torch",
     ) -> None:
         if unknown not in ("error", "random"):
             raise ValueError("unknown must be 'error' or 'random'")
         self.name = name
+        self.backend = backend  # the backend that made `vectors`, so the manifest matches
         self._row = {}
         for row, text in enumerate(texts):
             self._row.setdefault(text, row)
@@ -109,7 +111,7 @@ def build_index(corpus_dir: Path, index_dir: Path, kind: str, embedder, key: dic
     marker_path = index_dir / BUILD_MARKER
     try:
         marker = json.loads(marker_path.read_text(encoding="utf-8"))
-        if marker.get("key") == wanted and not is_stale(settings, embedder.name):
+        if marker.get("key") == wanted and not is_stale(settings, embedder):
             return {**marker, "reused": True}
     except (OSError, ValueError, AssistantError):
         pass

@@ -73,7 +73,7 @@ def point_app_at(monkeypatch: pytest.MonkeyPatch, corpus: Path, index: Path, thr
 
 def use_fake_embedder(monkeypatch: pytest.MonkeyPatch) -> None:
     """Have QuoteEngine.open build its embedder from BagOfWordsEmbedder instead of the real model."""
-    monkeypatch.setattr("assistant.engine.SentenceTransformerEmbedder", BagOfWordsEmbedder)
+    monkeypatch.setattr("assistant.config.Settings.embedder", lambda settings: BagOfWordsEmbedder(settings.model))
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ def test_unchanged_corpus_embeds_nothing(settings, fake_embedder):
     fake_embedder.calls.clear()
     report = ingest(settings, fake_embedder)
     assert report.up_to_date and fake_embedder.calls == []
-    assert not is_stale(settings, fake_embedder.name)
+    assert not is_stale(settings, fake_embedder)
 
 
 def test_only_added_or_changed_documents_are_embedded(settings, fake_embedder):
@@ -95,7 +95,7 @@ def test_unreadable_file_is_skipped_and_the_rest_indexed(settings, fake_embedder
     assert [(s.path.name, s.reason) for s in report.skipped] == [
         ("bad.txt", "binary file (contains NUL bytes), not text")
     ]
-    assert not is_stale(settings, fake_embedder.name), "a known-bad file does not make the index stale"
+    assert not is_stale(settings, fake_embedder), "a known-bad file does not make the index stale"
     again = ingest(settings, fake_embedder)
     assert again.up_to_date and [s.path.name for s in again.skipped] == ["bad.txt"]
 
@@ -195,8 +195,8 @@ def test_hnsw_index_answers_like_the_exact_one(settings, fake_embedder):
 def test_opening_with_build_updates_a_stale_index(settings, fake_embedder):
     ingest(settings, fake_embedder)
     (settings.corpus_dir / "new.txt").write_text("A statement added after the index was built.", encoding="utf-8")
-    assert is_stale(settings, fake_embedder.name)
+    assert is_stale(settings, fake_embedder)
     assert "new" not in [d.doc_id for d in QuoteEngine.open(settings, fake_embedder).documents()]
     engine = QuoteEngine.open(settings, fake_embedder, build=True)
     assert "new" in [d.doc_id for d in engine.documents()]
-    assert not is_stale(settings, fake_embedder.name)
+    assert not is_stale(settings, fake_embedder)

