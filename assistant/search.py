@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import faiss
@@ -280,6 +281,7 @@ class Searcher:
         # One question at a time: FAISS's OpenMP threads cost more than they save and contend with
         # torch's (flat search over 20,000 passages: 2.1 ms with 2 threads, 0.8 ms with 1; docs/benchmarks.md).
         faiss.omp_set_num_threads(1)
+        self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="keyword-search")
 
     def search(
         self,
@@ -299,10 +301,13 @@ class Searcher:
         allowed = self._allowed_ids(filters or Filters(), question.phrases)
         if allowed is not None and len(allowed) == 0:
             return SearchResult(question, reason=_nothing_allowed(question, filters))
-        query_vector = self.embedder.encode([question.text])[0]
         depth = max(CANDIDATES, top_k * 4)
+        # The keyword search runs while the model embeds the question: SQLite and ONNX Runtime
+        # both release the GIL, and on a small machine this hides most of the keyword search.
+        keyword_job = self._background.submit(self._keyword, question, depth, allowed) if mode != "dense" else None
+        query_vector = self.embedder.encode([question.text])[0]
         dense = self._dense(query_vector, depth, allowed) if mode != "keyword" else []
-        keyword = self._keyword(question, depth, allowed) if mode != "dense" else []
+        keyword = keyword_job.result() if keyword_job else []
         fused = self._fuse(query_vector, dense if mode != "keyword" else [], keyword, mode)
         if not fused:
             return SearchResult(question, reason="No passage shares a word with the question.")
@@ -339,12 +344,14 @@ class Searcher:
 
     def _select(self, fused, query_vector, top_k, dense, keyword, phrase_matched) -> list[Hit]:
         """The best fused candidates, at most one per paragraph (so no overlapping windows of one place)."""
-        candidate_ids = [pid for pid, _ in fused]
-        passages = self.index.passages(candidate_ids)
+        passages: dict[int, Passage] = {}
+        batch = max(2 * top_k, 10)  # fetched in batches: most asks need only the first
         dense_rank = {pid: rank for rank, pid in enumerate(dense, start=1)}
         keyword_rank = {pid: rank for rank, (pid, _) in enumerate(keyword, start=1)}
         chosen, places = [], set()
-        for pid, score in fused:
+        for position, (pid, score) in enumerate(fused):
+            if pid not in passages:
+                passages.update(self.index.passages(p for p, _ in fused[position : position + batch]))
             place = (passages[pid].doc_id, passages[pid].paragraph)
             if place in places:
                 continue
