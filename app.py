@@ -8,6 +8,7 @@ for character and nothing in it is rendered as Markdown or run as HTML.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import html
 import re
 import threading
@@ -45,6 +46,15 @@ CSS = """<style>
 .qa-copy:hover { border-color: rgba(255, 75, 75, 0.8); }
 .qa-badge { display: inline-block; font-size: 0.75rem; padding: 0.05rem 0.45rem; border-radius: 0.6rem;
   background: rgba(128, 128, 128, 0.18); margin-right: 0.4rem; vertical-align: 0.08em; }
+.qa-card { border: 1px solid rgba(128, 128, 128, 0.3); border-radius: 0.5rem; padding: 1rem; }
+.qa-in-context { margin: 0.9rem 0 0 0; border: 1px solid rgba(128, 128, 128, 0.3); border-radius: 0.5rem; }
+.qa-in-context summary { cursor: pointer; padding: 0.5rem 1rem; list-style: none; font-size: 0.875rem; }
+.qa-in-context summary::-webkit-details-marker { display: none; }
+.qa-in-context summary::before { content: ""; display: inline-block; width: 0.4rem; height: 0.4rem;
+  margin: 0 0.75rem 0.1rem 0.1rem; border: solid currentColor; border-width: 0 2px 2px 0; transform: rotate(-45deg);
+  transition: transform 0.15s; }
+.qa-in-context[open] summary::before { transform: rotate(45deg); }
+.qa-in-context .qa-context { padding: 0.3rem 1rem 0.2rem 1rem; }
 .qa-context p { white-space: pre-wrap; margin: 0 0 0.6rem 0; }
 .qa-context .qa-muted, .qa-muted { opacity: 0.7; }
 .qa-pnum { display: inline-block; min-width: 2.6rem; opacity: 0.6; font-size: 0.85rem; user-select: none; }
@@ -107,12 +117,56 @@ SCROLL_TO_CITED = f"""<script>
 # --- State shared by every browser session of this process -------------------------------------------
 
 
+@dataclass(frozen=True)
+class Catalog:
+    """What the sidebar shows of an engine's corpus, worked out once per engine instead of on every rerun."""
+
+    titles: dict[str, str]
+    people: tuple[str, ...]
+    earliest: dt.date | None
+    latest: dt.date | None
+    label: str
+    html: str
+
+    @classmethod
+    def of(cls, engine: QuoteEngine) -> Catalog:
+        """Read the engine's documents and people once."""
+        documents = engine.documents()
+        passages = sum(info.passage_count for info in documents)
+        dates = document_dates(documents)
+        return cls(
+            titles={info.doc_id: info.metadata.title for info in documents},
+            people=tuple(engine.people()),
+            earliest=min(dates, default=None),
+            latest=max(dates, default=None),
+            label=f"Corpus: {len(documents)} documents, {passages} passages",
+            html=corpus_html(documents),
+        )
+
+    def date_bounds(self) -> tuple[dt.date, dt.date]:
+        """The earliest and latest dates for the date pickers (up to today)."""
+        today = dt.date.today()
+        return self.earliest or dt.date(1900, 1, 1), max(self.latest or today, today)
+
+
 @dataclass
 class EngineSlot:
     """The process's engine for one configuration; replaced in place when an upload updates the index."""
 
     engine: QuoteEngine | None = None
+    catalog: Catalog | None = None
     lock: threading.RLock = field(default_factory=threading.RLock)
+
+    def install(self, engine: QuoteEngine) -> None:
+        """Serve this engine from now on, with its catalog."""
+        self.catalog = Catalog.of(engine)
+        self.engine = engine
+        # Streamlit runs a full garbage collection after every script run. Walking the engine's
+        # long-lived objects (model and index: ~500,000 at 20,000 passages) took ~250 ms per
+        # answer; frozen, they are skipped. Unfrozen first, so that a replaced engine is freed.
+        gc.unfreeze()
+        gc.collect()
+        gc.freeze()
 
 
 @st.cache_resource(show_spinner=False)
@@ -129,7 +183,7 @@ def current_engine(slot: EngineSlot, settings: Settings) -> QuoteEngine:
                 slot.lock.acquire()
         try:
             if slot.engine is None:
-                slot.engine = open_engine(settings)
+                slot.install(open_engine(settings))
         finally:
             slot.lock.release()
     return slot.engine
@@ -257,6 +311,14 @@ def quote_html(quote: Quote, number: int | None = None) -> str:
     )
 
 
+def quote_card_html(quote: Quote, neighbours: tuple[Passage | None, Passage | None], number: int | None = None) -> str:
+    """A quote's box: the quote, then its context folded under "In context", as safe HTML."""
+    return (
+        f'<div class="qa-card">{quote_html(quote, number)}<details class="qa-in-context"><summary>In context</summary>'
+        f"{context_html(quote, *neighbours)}</details></div>"
+    )
+
+
 def context_html(quote: Quote, before: Passage | None, after: Passage | None) -> str:
     """The passages just before and after a quote, around the quote itself, as safe HTML."""
 
@@ -356,23 +418,35 @@ def copy_text(quote: Quote) -> str:
 
 
 def chat_page(slot: EngineSlot, settings: Settings) -> None:
-    """The conversation: sidebar options, the replayed history, and the question box."""
-    engine = slot.engine
+    """The chat: sidebar options, the conversation, and adding documents."""
     with st.sidebar:
-        corpus_section(engine)
-        options = search_options(engine)
+        corpus_section(slot.catalog)
+        options = search_options(slot.catalog)
     st.title("Ask the documents")
     st.caption("Every answer is a verbatim passage from the corpus, with who said it, where and when.")
+    conversation(slot, options)
+    with st.sidebar:
+        upload_section(slot, settings)
+
+
+@st.fragment
+def conversation(slot: EngineSlot, options: SearchOptions) -> None:
+    """The replayed history, the question box, and the sidebar's conversation buttons.
+
+    A fragment: asking a question reruns only this, not the corpus list and the filters,
+    whose values Streamlit passes in again from the last full run.
+    """
     history: list[Turn] = st.session_state.history
     for turn in history:
         show_turn(turn)
-    if question := st.chat_input("Ask a question about the documents", key="question"):
-        turn = ask(engine, question, options, history)
+    with st.bottom:  # pinned below the chat, as at the top level (inside a fragment it would be inline)
+        question = st.chat_input("Ask a question about the documents", key="question")
+    if question:
+        turn = ask(slot.engine, question, options, history)
         show_turn(turn)
         history.append(turn)
     with st.sidebar:
         conversation_section(history)
-        upload_section(slot, settings)
     if history:
         st.html(COPY_ON_CLICK, unsafe_allow_javascript=True)
 
@@ -431,17 +505,16 @@ def show_answer(answer: Answer, context: tuple[tuple[Passage | None, Passage | N
 
 
 def show_quote(quote: Quote, neighbours: tuple[Passage | None, Passage | None], number: int | None = None) -> None:
-    """A quote in a box: attribution, passage with highlight, link and copy button, then its context."""
-    with st.container(border=True):
-        st.html(quote_html(quote, number))
-        with st.expander("In context"):
-            st.html(context_html(quote, *neighbours))
+    """A quote in a box: attribution, passage with highlight, link and copy button, then its context folded."""
+    # One element per quote: as a bordered container holding an expander, each quote was four page
+    # elements, and the browser redrawing all of them on every question was most of its work.
+    st.html(quote_card_html(quote, neighbours, number))
 
 
-def search_options(engine: QuoteEngine) -> SearchOptions:
+def search_options(catalog: Catalog) -> SearchOptions:
     """The sidebar's filters, number of quotes and strict toggle."""
     st.header("Search")
-    titles = {info.doc_id: info.metadata.title for info in engine.documents()}
+    titles = catalog.titles
     doc_ids = st.multiselect(
         "Documents",
         list(titles),
@@ -449,8 +522,8 @@ def search_options(engine: QuoteEngine) -> SearchOptions:
         key="filter_documents",
         placeholder="All documents",
     )
-    people = st.multiselect("Author or speaker", engine.people(), key="filter_people", placeholder="Anyone")
-    earliest, latest = date_bounds(engine.documents())
+    people = st.multiselect("Author or speaker", catalog.people, key="filter_people", placeholder="Anyone")
+    earliest, latest = catalog.date_bounds()
     left, right = st.columns(2)
     date_from = left.date_input("From", value=None, min_value=earliest, max_value=latest, key="filter_from")
     date_to = right.date_input("Until", value=None, min_value=earliest, max_value=latest, key="filter_to")
@@ -465,8 +538,8 @@ def search_options(engine: QuoteEngine) -> SearchOptions:
     return SearchOptions(filters, top_k, strict)
 
 
-def date_bounds(documents: list[DocumentInfo]) -> tuple[dt.date, dt.date]:
-    """The earliest and latest document dates (partial dates at their first day), for the date pickers."""
+def document_dates(documents: list[DocumentInfo]) -> list[dt.date]:
+    """The documents' dates that can be read (partial dates at their first day), for the date pickers."""
     dates = []
     for info in documents:
         iso = info.metadata.date or ""
@@ -475,17 +548,13 @@ def date_bounds(documents: list[DocumentInfo]) -> tuple[dt.date, dt.date]:
             dates.append(dt.date.fromisoformat(padded))
         except ValueError:
             continue
-    if not dates:
-        return dt.date(1900, 1, 1), dt.date.today()
-    return min(dates), max(max(dates), dt.date.today())
+    return dates
 
 
-def corpus_section(engine: QuoteEngine) -> None:
+def corpus_section(catalog: Catalog) -> None:
     """The sidebar's list of documents."""
-    documents = engine.documents()
-    passages = sum(info.passage_count for info in documents)
-    with st.expander(f"Corpus: {len(documents)} documents, {passages} passages", expanded=True):
-        st.html(corpus_html(documents))
+    with st.expander(catalog.label, expanded=True):
+        st.html(catalog.html)
 
 
 def conversation_section(history: list[Turn]) -> None:
@@ -543,7 +612,7 @@ def add_documents(slot: EngineSlot, settings: Settings, files: list, limit: int)
     try:
         with slot.lock:  # one update at a time; other sessions pick up the new engine on their next run
             report, updated = slot.engine.update(progress)
-            slot.engine = updated
+            slot.install(updated)
     except AssistantError as error:
         for upload in saved:  # keep corpus and index in step: nothing is added
             upload.path.unlink(missing_ok=True)
@@ -560,13 +629,14 @@ def add_documents(slot: EngineSlot, settings: Settings, files: list, limit: int)
 # --- The document page --------------------------------------------------------------------------------
 
 
-def document_page(engine: QuoteEngine) -> None:
+def document_page(slot: EngineSlot) -> None:
     """One document, whole, with the range from the URL highlighted and scrolled into view."""
+    engine, catalog = slot.engine, slot.catalog
     with st.sidebar:
-        corpus_section(engine)
+        corpus_section(catalog)
     st.button("← Back to the chat", key="back_to_chat", on_click=close_document)
     doc_id = st.query_params.get("doc", "")
-    if doc_id not in {info.doc_id for info in engine.documents()}:  # only ids the index knows; never a path
+    if doc_id not in catalog.titles:  # only ids the index knows; never a path
         shown = doc_id if len(doc_id) <= 80 else doc_id[:80] + "…"
         st.error(markdown_escape(f"There is no document “{shown}” in the corpus. Choose one from the sidebar."))
         return
@@ -619,10 +689,10 @@ def main() -> None:
         st.error(markdown_escape(f"The configuration is not valid: {error}"))
         st.stop()
     slot = engine_slot(settings)
-    engine = current_engine(slot, settings)
+    current_engine(slot, settings)
     init_session()
     if "doc" in st.query_params:
-        document_page(engine)
+        document_page(slot)
     else:
         chat_page(slot, settings)
 

@@ -41,6 +41,7 @@ NOTE_ATTRIBUTION = (
 )
 NOT_FOUND = "No passage in the corpus answers this question."
 DOCUMENT_HTML = '<div class="qa-document">'
+IN_CONTEXT = '<details class="qa-in-context"><summary>In context</summary>'
 TRICKY_MD = """---
 title: "Tricky *notes* <b>bold</b>"
 author: "Team _underscore_"
@@ -100,9 +101,19 @@ def page_html(at: AppTest) -> str:
     return "\n".join(element.value for element in at.html)
 
 
+def quote_cards(at: AppTest) -> list[str]:
+    """The HTML of each quote's box shown in the chat (the quote, then its context), in order."""
+    return [element.value for element in at.html if element.value.startswith('<div class="qa-card">')]
+
+
 def quotes_html(at: AppTest) -> list[str]:
-    """The HTML of each quote card shown in the chat, in order."""
-    return [element.value for element in at.html if element.value.startswith('<div class="qa-quote">')]
+    """The HTML of each quote shown in the chat, without its context, in order."""
+    return [card.split(IN_CONTEXT)[0] for card in quote_cards(at)]
+
+
+def context_of(card: str) -> str:
+    """The HTML folded under a quote's "In context"."""
+    return card.split(IN_CONTEXT)[1]
 
 
 def chat_quotes(at: AppTest) -> list:
@@ -157,6 +168,29 @@ def test_first_start_builds_the_missing_index_and_lists_the_corpus(corpus: Path,
     assert sorted(p.name for p in corpus.iterdir()) == sorted(p.name for p in SEED_CORPUS.iterdir())
 
 
+def test_the_sidebar_reads_the_corpus_once_not_on_every_run(corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+    documents, people = QuoteEngine.documents, QuoteEngine.people
+    monkeypatch.setattr(QuoteEngine, "documents", lambda engine: calls.append("documents") or documents(engine))
+    monkeypatch.setattr(QuoteEngine, "people", lambda engine: calls.append("people") or people(engine))
+
+    at = start_app()
+    assert "people" in calls  # read when the engine is opened
+    calls.clear()
+    ask(ask(at, TERRORISM), "human rights")
+    at.toggle(key="strict").set_value(True).run()
+    other_session = start_app()
+
+    assert calls == []
+    assert [e.label for e in other_session.sidebar.expander] == ["Corpus: 2 documents, 16 passages"]
+    assert other_session.sidebar.multiselect(key="filter_people").options == [
+        "China Daily",
+        "Ministry of Foreign Affairs of the People's Republic of China",
+        "Permanent Mission of the People's Republic of China to the United Nations",
+        "Zhao Lijian",
+    ]
+
+
 def test_engine_is_opened_once_and_shared_by_sessions(corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     opened = []
     original = QuoteEngine.open.__func__
@@ -202,7 +236,7 @@ def test_question_shows_summary_quote_highlight_attribution_link_context_and_cop
     assert quote.text.startswith("The issues related to Xinjiang are not about human rights.")
     assert quote.marked == BEST_SENTENCE
     assert link_of(card) == {"doc": NOTE, "start": str(quote.start), "end": str(quote.end)}
-    context = shown_passages(at.expander[0].html[0].value)  # "In context": before, the quote, after
+    context = shown_passages(context_of(quote_cards(at)[0]))  # "In context": before, the quote, after
     assert [p.text for p in context] == [
         note[context[0].start : context[0].end],
         quote.text,

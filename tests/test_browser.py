@@ -141,5 +141,15 @@ def test_question_quote_citation_and_document_view(app_url: str, tmp_path: Path)
 
             document.reload()  # the permalink survives a reload (a new session)
             expect(document.locator("mark#cited-passage")).to_contain_text(PASSAGE, timeout=60_000)
+
+            in_context = page.locator(".qa-card", has=quote).locator("details.qa-in-context")
+            expect(in_context.locator(".qa-context")).to_be_hidden()  # folded until asked for
+            in_context.locator("summary").click()
+            expect(in_context.locator(".qa-context")).to_contain_text("It's clear to all")
+            question_box.fill("human rights")
+            question_box.press("Enter")
+            expect(page.get_by_test_id("stChatMessage")).to_have_count(4, timeout=60_000)
+            expect(page.get_by_test_id("stStatusWidget")).to_be_hidden(timeout=60_000)
+            expect(in_context.first.locator(".qa-context")).to_be_visible()  # the next answer leaves it open
         finally:
             context.close()
