@@ -12,6 +12,8 @@ from pathlib import Path
 DEFAULT_THRESHOLD = 0.3334
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+#: Where ONNX exports of the embedding model are written once and reused.
+DEFAULT_MODEL_CACHE = PROJECT_ROOT / "embeddings" / "models"
 
 
 def default_model() -> str:
@@ -47,9 +49,8 @@ class Settings:
     model: str = field(default_factory=default_model)
     #: auto (int8 ONNX where the CPU allows, else ONNX), onnx-int8, onnx or torch: see assistant/embedding.py.
     backend: str = field(default_factory=lambda: os.environ.get("ASSISTANT_BACKEND", "auto"))
-    #: Where ONNX exports of the model are written once and reused.
     model_cache: Path = field(
-        default_factory=lambda: Path(os.environ.get("ASSISTANT_MODEL_CACHE", PROJECT_ROOT / "embeddings" / "models"))
+        default_factory=lambda: Path(os.environ.get("ASSISTANT_MODEL_CACHE", DEFAULT_MODEL_CACHE))
     )
     passages: PassageSettings = field(default_factory=PassageSettings)
     index_kind: str = field(default_factory=lambda: os.environ.get("ASSISTANT_INDEX_KIND", "auto"))

@@ -29,6 +29,7 @@ from typing import Protocol
 
 import numpy as np
 
+from assistant.config import DEFAULT_MODEL_CACHE
 from assistant.errors import EmbeddingError
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub at run time
@@ -105,7 +106,7 @@ class SentenceTransformerEmbedder:
     ) -> None:
         self.name = model
         self.backend = resolve_backend(backend)
-        self.cache = Path(cache) if cache else Path("embeddings/models")
+        self.cache = Path(cache) if cache else DEFAULT_MODEL_CACHE
         self.batch_size = batch_size
         self.device = device
         self._model = None

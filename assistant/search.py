@@ -31,6 +31,9 @@ CONTEXT_WEIGHT = 0.3  # BM25 weight of the document metadata column against the 
 UNKNOWN_WORDS_SHARE = 0.6
 CONFIDENT_RELEVANCE = 0.6
 MODES = ("hybrid", "dense", "keyword")
+# Runs keyword searches while questions are embedded; one pool for every Searcher, so an engine
+# replaced after an upload leaves no thread behind.
+_KEYWORD_SEARCH = ThreadPoolExecutor(max_workers=2, thread_name_prefix="keyword-search")
 PHRASE = re.compile(r'"([^"]+)"|“([^”]+)”')
 WORD = re.compile(r"\w+")
 STOPWORDS = frozenset(
@@ -281,7 +284,6 @@ class Searcher:
         # One question at a time: FAISS's OpenMP threads cost more than they save and contend with
         # torch's (flat search over 20,000 passages: 2.1 ms with 2 threads, 0.8 ms with 1; docs/benchmarks.md).
         faiss.omp_set_num_threads(1)
-        self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="keyword-search")
 
     def search(
         self,
@@ -304,7 +306,7 @@ class Searcher:
         depth = max(CANDIDATES, top_k * 4)
         # The keyword search runs while the model embeds the question: SQLite and ONNX Runtime
         # both release the GIL, and on a small machine this hides most of the keyword search.
-        keyword_job = self._background.submit(self._keyword, question, depth, allowed) if mode != "dense" else None
+        keyword_job = _KEYWORD_SEARCH.submit(self._keyword, question, depth, allowed) if mode != "dense" else None
         query_vector = self.embedder.encode([question.text])[0]
         dense = self._dense(query_vector, depth, allowed) if mode != "keyword" else []
         keyword = keyword_job.result() if keyword_job else []
