@@ -198,12 +198,13 @@ def _show(args) -> int:
 
 
 def _eval(args) -> int:
-    from assistant.evaluate import evaluate_file, format_report
+    from assistant.evaluate import evaluate_beir, evaluate_labelled, format_report, load_labelled
 
-    engine = _open_engine(args)
-    report = evaluate_file(
-        engine, Path(args.file), qrels=Path(args.qrels) if args.qrels else None, calibrate=args.calibrate
-    )
+    if args.qrels:
+        report = evaluate_beir(_open_engine(args), Path(args.file), Path(args.qrels))
+    else:
+        questions = load_labelled(Path(args.file))  # a bad file fails before the model loads
+        report = evaluate_labelled(_open_engine(args), questions, calibrate=args.calibrate)
     print(json.dumps(report, indent=1) if args.json else format_report(report))
     return 0
 

@@ -30,7 +30,7 @@ class LabelledQuestion:
 def load_labelled(path: Path) -> list[LabelledQuestion]:
     """Read JSON lines with question, doc_id and answer (null for unanswerable). Raises QuestionError."""
     questions = []
-    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(_read_lines(path), start=1):
         if not line.strip():
             continue
         try:
@@ -44,9 +44,18 @@ def load_labelled(path: Path) -> list[LabelledQuestion]:
 
 
 def evaluate_labelled(engine, questions: list[LabelledQuestion], modes=MODES, calibrate: bool = False) -> dict:
-    """Per mode: top-1, top-3, MRR@10, highlight hit rate, abstention precision and recall."""
+    """Per mode: top-1, top-3, MRR@10, highlight hit rate, abstention precision and recall.
+
+    Raises QuestionError when there is no question, or when calibrate is asked for
+    without both answerable and unanswerable questions.
+    """
+    if not questions:
+        raise QuestionError("The file holds no labelled question.")
+    if calibrate and len({q.answerable for q in questions}) < 2:
+        raise QuestionError("Calibrating the threshold needs both answerable and unanswerable questions.")
     report = {"questions": len(questions), "answerable": sum(q.answerable for q in questions), "modes": {}}
     best_relevance: dict[str, list[float]] = {"answerable": [], "unanswerable": []}
+    first: dict[str, set[str]] = {}  # per mode, the questions whose answer is in the top quote
     for mode in modes:
         ranks, highlight_hits, abstained, misses = [], [], [], []
         for labelled in questions:
@@ -68,9 +77,16 @@ def evaluate_labelled(engine, questions: list[LabelledQuestion], modes=MODES, ca
             ranks.append(rank)
             if rank is not None:
                 highlight_hits.append(labelled.answer in answer.quotes[rank - 1].highlight)
-            if rank != 1:
+            if rank == 1:
+                first.setdefault(mode, set()).add(labelled.id)
+            else:
                 misses.append({"id": labelled.id, "question": labelled.question, "rank": rank})
         report["modes"][mode] = _summary(ranks, highlight_hits, abstained, questions, engine, mode, misses)
+    if {"dense", "keyword"} <= set(modes) and report["answerable"]:
+        # Top-1 if each question could use whichever baseline ranks its answer first: a reference
+        # for how much fusing the two signals can gain, not a strict bound.
+        either = first.get("dense", set()) | first.get("keyword", set())
+        report["better_baseline_top1"] = _ratio(len(either), report["answerable"])
     if calibrate:
         report["calibrated_threshold"] = calibrate_threshold(
             best_relevance["answerable"], best_relevance["unanswerable"]
@@ -103,12 +119,15 @@ def _summary(ranks, highlight_hits, abstained, questions, engine, mode, misses) 
 def evaluate_beir(engine, queries_path: Path, qrels_path: Path) -> dict:
     """nDCG@10 and recall@100 over documents, for each mode, BEIR-style (qrels by document id)."""
     queries = {}
-    for line in Path(queries_path).read_text(encoding="utf-8").splitlines():
+    for number, line in enumerate(_read_lines(queries_path), start=1):
         if line.strip():
-            row = json.loads(line)
-            queries[str(row["_id"])] = row["text"]
+            try:
+                row = json.loads(line)
+                queries[str(row["_id"])] = row["text"]
+            except (ValueError, KeyError, TypeError) as error:
+                raise QuestionError(f"{queries_path}, line {number}: needs '_id' and 'text'") from error
     relevant: dict[str, dict[str, int]] = {}
-    for line in Path(qrels_path).read_text(encoding="utf-8").splitlines():
+    for line in _read_lines(qrels_path):
         parts = line.split("\t")
         if len(parts) >= 3 and parts[2].strip().lstrip("-").isdigit():
             relevant.setdefault(parts[0], {})[parts[1]] = int(parts[2])
@@ -127,23 +146,18 @@ def evaluate_beir(engine, queries_path: Path, qrels_path: Path) -> dict:
     return report
 
 
-def evaluate_file(engine, path: Path, qrels: Path | None = None, calibrate: bool = False) -> dict:
-    """Labelled JSON lines, or BEIR queries with qrels."""
-    if qrels is not None:
-        return evaluate_beir(engine, path, qrels)
-    return evaluate_labelled(engine, load_labelled(path), calibrate=calibrate)
-
-
 def format_report(report: dict) -> str:
     """A table for the terminal."""
     modes = report["modes"]
     columns = list(next(iter(modes.values())).keys() - {"misses"})
     order = ["top1", "top3", "mrr", "highlight", "abstention_precision", "abstention_recall", "ndcg@10", "recall@100"]
     columns = [c for c in order if c in columns]
-    lines = [f"{'mode':<10}" + "".join(f"{c:>22}" for c in columns)]
+    lines = [f"{'mode':<18}" + "".join(f"{c:>22}" for c in columns)]
     for mode, values in modes.items():
         label = f"{mode} (shipped)" if mode == "hybrid" else f"{mode}-only"
-        lines.append(f"{label:<10}" + "".join(f"{_cell(values[c]):>22}" for c in columns))
+        lines.append(f"{label:<18}" + "".join(f"{_cell(values[c]):>22}" for c in columns))
+    if "better_baseline_top1" in report:
+        lines.append(f"\ntop-1 with the better baseline per question (oracle): {report['better_baseline_top1']:.3f}")
     if "calibrated_threshold" in report:
         lines.append(f"\ncalibrated abstention threshold: {report['calibrated_threshold']}")
     misses = modes.get("hybrid", {}).get("misses", [])
@@ -151,6 +165,15 @@ def format_report(report: dict) -> str:
         lines.append(f"\nhybrid: {len(misses)} answerable question(s) whose answer is not in the top quote:")
         lines += [f"  {m['id']}: {m['question']} (answer at rank {m['rank'] or '>10'})" for m in misses]
     return "\n".join(lines)
+
+
+def _read_lines(path: Path) -> list[str]:
+    """A UTF-8 text file's lines. Raises QuestionError naming the file when it cannot be read."""
+    try:
+        return Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise QuestionError(f"Cannot read {path}: {reason}.") from error
 
 
 def _ndcg(ranked: list[str], judged: dict[str, int]) -> float:

@@ -27,8 +27,11 @@ CHUNK_SIZE, CHUNK_OVERLAP, K = 1000, 200, 3
 _EMBED_SECONDS = [0.0]
 
 
-def run_peer(corpus: Path, store: Path, questions_file: Path, seed_corpus: Path, labelled: Path, rounds: int) -> dict:
-    """Build, serve and score the peer on the same inputs as ours; returns the three reports and its versions."""
+def run_peer(corpus: Path, store: Path, questions_file: Path, labelled_sets: dict, rounds: int) -> dict:
+    """Build, serve and score the peer on the same inputs as ours; returns the three reports and its versions.
+
+    `labelled_sets` maps a set's name to (corpus, labelled questions); quality is scored on each.
+    """
     from bench.venvs import ensure_venv, installed_packages
 
     python = str(ensure_venv("peer-venv", REQUIREMENTS))
@@ -38,7 +41,10 @@ def run_peer(corpus: Path, store: Path, questions_file: Path, seed_corpus: Path,
     serve = run_json_child(
         [*me, "serve", "--store", str(store), "--questions", str(questions_file), "--rounds", str(rounds)], env=env
     )
-    quality = run_json_child([*me, "quality", "--corpus", str(seed_corpus), "--labelled", str(labelled)], env=env)
+    quality = {
+        name: run_json_child([*me, "quality", "--corpus", str(set_corpus), "--labelled", str(labelled)], env=env)
+        for name, (set_corpus, labelled) in labelled_sets.items()
+    }
     versions = installed_packages(Path(python))
     keep = ("langchain", "faiss", "sentence-transformers", "transformers", "torch", "numpy", "tokenizers")
     return {

@@ -16,6 +16,9 @@ from assistant.index import ingest
 REPO = Path(__file__).resolve().parent.parent
 SEED_CORPUS = REPO / "corpus"
 SEED_QUESTIONS = REPO / "tests" / "data" / "seed_questions.jsonl"
+#: 16 UN General Debate speeches and 64 questions written blind to the retrieval code (README inside).
+HELDOUT_CORPUS = REPO / "tests" / "data" / "heldout" / "corpus"
+HELDOUT_QUESTIONS = REPO / "tests" / "data" / "heldout" / "questions.jsonl"
 
 
 class FakeEmbedder:

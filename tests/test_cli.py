@@ -87,6 +87,16 @@ def test_show_prints_metadata_and_numbered_paragraphs(places):
     assert "¶5  This co-signed letter speaks" in result.stdout
 
 
+def test_eval_json_reports_every_mode_and_the_oracle(places):
+    result = run("eval", "tests/data/seed_questions.jsonl", "--json", env_extra=places)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["questions"] == 63 and report["answerable"] == 49
+    assert set(report["modes"]) == {"hybrid", "dense", "keyword"}
+    dense, keyword = report["modes"]["dense"]["top1"], report["modes"]["keyword"]["top1"]
+    assert max(dense, keyword) <= report["better_baseline_top1"] <= 1
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -94,8 +104,9 @@ def test_show_prints_metadata_and_numbered_paragraphs(places):
         (["ask", "x" * 100_000], "error: The question is 100,000 characters long"),
         (["show", "../../etc/passwd"], "error: There is no document '../../etc/passwd' in the index."),
         (["ask", "--top-k", "0", "q"], "--top-k must be between 1 and 100"),
+        (["eval", "/nonexistent/questions.jsonl"], "error: Cannot read /nonexistent/questions.jsonl: No such file"),
     ],
-    ids=["empty", "huge", "unknown-doc", "bad-top-k"],
+    ids=["empty", "huge", "unknown-doc", "bad-top-k", "missing-eval-file"],
 )
 def test_bad_input_gets_one_clear_line_and_a_non_zero_exit(places, args, message):
     result = run(*args, env_extra=places)
