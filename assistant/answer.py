@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import re
 from dataclasses import dataclass, field
 
-import snowballstemmer
-
 from assistant.corpus import Metadata
 from assistant.index import DocumentInfo
+from assistant.keywords import STOPWORDS, WORD, stem
 from assistant.passages import Passage, Span
-from assistant.search import STOPWORDS, WORD, Hit, Question, SearchResult
-
-_stemmer = snowballstemmer.stemmer("english")
+from assistant.search import Hit, Question, SearchResult
 
 
 @dataclass(frozen=True)
@@ -197,10 +193,10 @@ def _quote(hit: Hit, document: DocumentInfo, question: Question, sentence_scorer
 
 
 def _lexical_scores(texts: list[str], question: Question) -> list[float]:
-    terms = {_stem(t) for t in question.terms}
+    terms = {stem(t) for t in question.terms}
     scores = []
     for text in texts:
-        words = {_stem(w) for w in WORD.findall(text.casefold()) if w not in STOPWORDS}
+        words = {stem(w) for w in WORD.findall(text.casefold()) if w not in STOPWORDS}
         scores.append(sum(1.0 + 0.1 * min(len(t), 10) for t in terms & words))
     return scores
 
@@ -217,12 +213,6 @@ def _phrase_span(passage: Passage, phrases: tuple[str, ...]) -> Span | None:
                 return Span(covering[0].start, covering[-1].end)
             return Span(start, end)
     return None
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def _stem(word: str) -> str:
-    """The Snowball stem of a word, cached: the pure-Python stemmer was a third of an ask's time."""
-    return _stemmer.stemWord(word)
 
 
 def _plural(count: int, noun: str) -> str:

@@ -1,7 +1,7 @@
-"""Index: FAISS vectors plus a SQLite passage store with an FTS5 keyword index; build, load, update.
+"""Index: FAISS vectors, a BM25 keyword index, and a SQLite passage store with FTS5 for phrases.
 
 On disk, `index_dir/CURRENT` names one complete generation folder holding
-`passages.sqlite`, `vectors.faiss` and `manifest.json`. An ingest writes a new
+`passages.sqlite`, `vectors.faiss`, `keywords/` and `manifest.json`. An ingest writes a new
 generation beside the old one and then swaps CURRENT atomically, so a killed ingest
 leaves the previous index usable. FAISS row i is passage id i.
 """
@@ -28,13 +28,15 @@ from assistant.config import Settings
 from assistant.corpus import Document, Metadata, Skipped, SourceFile, read_document, scan_corpus
 from assistant.embedding import Embedder, model_label
 from assistant.errors import CorpusError, IndexCorruptError, IndexMissingError, UnknownDocumentError
+from assistant.keywords import KeywordIndex
 from assistant.passages import Passage, Span, passages_for
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: the BM25 keyword index moved from FTS5 to bm25s (keywords/)
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 DATABASE = "passages.sqlite"
 VECTORS = "vectors.faiss"
+KEYWORDS = "keywords"
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 96
@@ -56,10 +58,10 @@ CREATE VIRTUAL TABLE passages_fts USING fts5 (
 );
 """
 
-# The keyword index holds each passage's text and, in a second column, who and what it comes
-# from, so "the note verbale" or "the spokesperson" find the right document's passages.
-FTS_FILL = """
-INSERT INTO passages_fts (rowid, text, context)
+# Each passage's text and, beside it, who and what it comes from, in passage id order: the two
+# fields of the keyword index, so "the note verbale" or "the spokesperson" find the right
+# document's passages (FTS5 gets the same, for phrase search).
+CONTEXTS = """
 SELECT p.id, p.text,
     coalesce(d.title, '')
     || ' ' || coalesce(d.citation_title, '')
@@ -69,7 +71,9 @@ SELECT p.id, p.text,
     || ' ' || coalesce(d.reference, '')
     || ' ' || coalesce(p.speaker, '')
 FROM passages p JOIN documents d ON d.doc_id = p.doc_id
+ORDER BY p.id
 """
+FTS_FILL = "INSERT INTO passages_fts (rowid, text, context)" + CONTEXTS
 
 
 @dataclass(frozen=True)
@@ -113,10 +117,18 @@ class Index:
     by a lock and FAISS searches are read-only.
     """
 
-    def __init__(self, directory: Path, manifest: dict, vectors: faiss.Index, connection: sqlite3.Connection):
+    def __init__(
+        self,
+        directory: Path,
+        manifest: dict,
+        vectors: faiss.Index,
+        keywords: KeywordIndex,
+        connection: sqlite3.Connection,
+    ):
         self.directory = directory
         self.manifest = manifest
         self.vectors = vectors
+        self.keywords = keywords
         self._db = connection
         self._lock = threading.Lock()
         self._matrix: np.ndarray | None = None
@@ -134,15 +146,16 @@ class Index:
         database, vector_file = generation / DATABASE, generation / VECTORS
         try:
             vectors = faiss.read_index(str(vector_file))
+            keywords = KeywordIndex.load(generation / KEYWORDS)
             connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True, check_same_thread=False)
             (count,) = connection.execute("SELECT count(*) FROM passages").fetchone()
-        except (RuntimeError, sqlite3.DatabaseError) as error:
+        except (RuntimeError, OSError, ValueError, KeyError, sqlite3.DatabaseError) as error:
             raise IndexCorruptError(_corrupt(index_dir, str(error).splitlines()[0])) from error
-        if not count == vectors.ntotal == manifest["passages"]:
-            raise IndexCorruptError(_corrupt(index_dir, "passage and vector counts disagree"))
+        if not count == vectors.ntotal == keywords.size == manifest["passages"]:
+            raise IndexCorruptError(_corrupt(index_dir, "passage, vector and keyword counts disagree"))
         if isinstance(vectors, faiss.IndexHNSW):
             vectors.hnsw.efSearch = HNSW_EF_SEARCH
-        return cls(Path(index_dir), manifest, vectors, connection)
+        return cls(Path(index_dir), manifest, vectors, keywords, connection)
 
     @property
     def size(self) -> int:
@@ -375,8 +388,12 @@ def _write_generation(settings, embedder, old, included, fresh, new_vectors, unr
             }
             next_id += len(passages)
         connection.execute(FTS_FILL)
+        contexts = connection.execute(CONTEXTS).fetchall()
         connection.commit()
         connection.close()
+        keyword_files = KeywordIndex.build([row[1] for row in contexts], [row[2] for row in contexts]).save(
+            staging / KEYWORDS
+        )
         matrix = np.vstack(vector_blocks).astype(np.float32) if vector_blocks else np.zeros((0, embedder.dimension))
         kind = _index_kind(settings, len(matrix))
         faiss.write_index(_build_faiss(matrix, kind), str(staging / VECTORS))
@@ -391,7 +408,10 @@ def _write_generation(settings, embedder, old, included, fresh, new_vectors, unr
             "documents": documents_manifest,
             "unreadable": unreadable,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "files": {name: (staging / name).stat().st_size for name in (DATABASE, VECTORS)},
+            "files": {
+                path.relative_to(staging).as_posix(): path.stat().st_size
+                for path in [staging / DATABASE, staging / VECTORS, *keyword_files]
+            },
         }
         _write_json(staging / MANIFEST, manifest)
         _fsync_dir(staging)
@@ -539,7 +559,7 @@ def _read_manifest(generation: Path) -> dict:
 
 
 def _check_file_sizes(generation: Path, manifest: dict) -> None:
-    for name in (DATABASE, VECTORS):
+    for name in dict.fromkeys([DATABASE, VECTORS, *manifest["files"]]):
         part = generation / name
         if not part.is_file() or part.stat().st_size != manifest["files"].get(name):
             raise IndexCorruptError(_corrupt(generation.parent, f"{name} is missing or has the wrong size"))

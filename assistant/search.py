@@ -1,10 +1,11 @@
 """Search: hybrid dense + keyword retrieval, fused, diversified, filtered, with abstention.
 
-The question is embedded once; FAISS gives the nearest passages by cosine, SQLite
-FTS5 the best by BM25; reciprocal rank fusion merges the two lists and maximal
-marginal relevance keeps near-duplicates out. Whether a passage is a *match* is
-decided by its cosine to the question against a threshold calibrated on labelled
-questions (see `calibrate_threshold`), or by containing a quoted phrase.
+The question is embedded once; FAISS gives the nearest passages by cosine, the
+keyword index (bm25s, assistant/keywords.py) the best by BM25; a weighted sum of the
+two scores ranks them, and at most one passage per paragraph is kept. SQLite FTS5
+finds exact phrases. Whether a passage is a *match* is decided by its cosine to the
+question against a threshold calibrated on labelled questions (see
+`calibrate_threshold`), or by containing a quoted phrase.
 """
 
 from __future__ import annotations
@@ -20,12 +21,12 @@ import numpy as np
 from assistant.embedding import Embedder
 from assistant.errors import QuestionError
 from assistant.index import Index
+from assistant.keywords import STOPWORDS, WORD, content_words
 from assistant.passages import Passage
 
 MAX_QUESTION_CHARS = 2000
 DENSE_WEIGHT = 0.7  # on the labelled seed questions 0.4-0.8 gave top-1 0.57-0.61; 0.7 was best (docs/benchmarks.md)
 CANDIDATES = 50
-CONTEXT_WEIGHT = 0.3  # BM25 weight of the document metadata column against the passage text
 # A question most of whose content words the corpus never uses is about something else, even
 # when its embedding lands near an on-topic passage ("How many Uyghurs live in Xinjiang?").
 UNKNOWN_WORDS_SHARE = 0.6
@@ -35,149 +36,6 @@ MODES = ("hybrid", "dense", "keyword")
 # replaced after an upload leaves no thread behind.
 _KEYWORD_SEARCH = ThreadPoolExecutor(max_workers=2, thread_name_prefix="keyword-search")
 PHRASE = re.compile(r'"([^"]+)"|“([^”]+)”')
-WORD = re.compile(r"\w+")
-STOPWORDS = frozenset(
-    [
-        "a",
-        "about",
-        "above",
-        "after",
-        "again",
-        "against",
-        "all",
-        "am",
-        "an",
-        "and",
-        "any",
-        "are",
-        "as",
-        "at",
-        "be",
-        "because",
-        "been",
-        "before",
-        "being",
-        "below",
-        "between",
-        "both",
-        "but",
-        "by",
-        "can",
-        "could",
-        "did",
-        "do",
-        "does",
-        "doing",
-        "down",
-        "during",
-        "each",
-        "few",
-        "for",
-        "from",
-        "further",
-        "had",
-        "has",
-        "have",
-        "having",
-        "he",
-        "her",
-        "here",
-        "hers",
-        "herself",
-        "him",
-        "himself",
-        "his",
-        "how",
-        "i",
-        "if",
-        "in",
-        "into",
-        "is",
-        "it",
-        "its",
-        "itself",
-        "just",
-        "me",
-        "more",
-        "most",
-        "my",
-        "myself",
-        "no",
-        "nor",
-        "not",
-        "now",
-        "of",
-        "off",
-        "on",
-        "once",
-        "only",
-        "or",
-        "other",
-        "our",
-        "ours",
-        "ourselves",
-        "out",
-        "over",
-        "own",
-        "same",
-        "she",
-        "should",
-        "so",
-        "some",
-        "such",
-        "than",
-        "that",
-        "the",
-        "their",
-        "theirs",
-        "them",
-        "themselves",
-        "then",
-        "there",
-        "these",
-        "they",
-        "this",
-        "those",
-        "through",
-        "to",
-        "too",
-        "under",
-        "until",
-        "up",
-        "very",
-        "was",
-        "we",
-        "were",
-        "what",
-        "when",
-        "where",
-        "which",
-        "while",
-        "who",
-        "whom",
-        "why",
-        "will",
-        "with",
-        "would",
-        "you",
-        "your",
-        "yours",
-        "yourself",
-        "yourselves",
-        "did",
-        "does",
-        "say",
-        "said",
-        "says",
-        "tell",
-        "told",
-        "ever",
-        "document",
-        "documents",
-        "text",
-        "according",
-    ]
-)
 FOLLOW_UP_OPENERS = ("and ", "but ", "also ", "what about", "how about", "why ", "so ", "then ")
 PRONOUNS = frozenset(
     ["they", "them", "their", "it", "its", "this", "that", "these", "those", "he", "she", "his", "her", "him"]
@@ -208,11 +66,7 @@ class Question:
     @property
     def terms(self) -> list[str]:
         """Content words, case-folded, without stop words, in order, once each."""
-        seen: dict[str, None] = {}
-        for word in WORD.findall(self.text.casefold()):
-            if word not in STOPWORDS and (len(word) > 1 or not word.isascii()):
-                seen.setdefault(word, None)
-        return list(seen)
+        return list(dict.fromkeys(content_words(self.text)))
 
 
 @dataclass(frozen=True)
@@ -332,17 +186,7 @@ class Searcher:
 
     def _keyword(self, question: Question, depth: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
         """Passage ids and BM25 scores (higher is better) for the question's content words."""
-        terms = question.terms
-        if not terms:
-            return []
-        match = " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
-        sql = f"SELECT rowid, -bm25(passages_fts, 1.0, {CONTEXT_WEIGHT}) FROM passages_fts WHERE passages_fts MATCH ?"
-        parameters: list = [match]
-        if allowed is not None:
-            sql += f" AND rowid IN ({','.join(str(int(i)) for i in allowed)})"
-        sql += f" ORDER BY bm25(passages_fts, 1.0, {CONTEXT_WEIGHT}) LIMIT ?"
-        parameters.append(depth)
-        return [(row[0], row[1]) for row in self.index.query(sql, parameters)]
+        return self.index.keywords.top(question.terms, depth, allowed)
 
     def _select(self, fused, query_vector, top_k, dense, keyword, phrase_matched) -> list[Hit]:
         """The best fused candidates, at most one per paragraph (so no overlapping windows of one place)."""
@@ -403,12 +247,7 @@ class Searcher:
         terms = question.terms
         if not terms:
             return False
-        unknown = sum(
-            not self.index.query(
-                "SELECT 1 FROM passages_fts WHERE passages_fts MATCH ? LIMIT 1", ['"' + t.replace('"', '""') + '"']
-            )
-            for t in terms
-        )
+        unknown = sum(not self.index.keywords.knows(term) for term in terms)
         return unknown / len(terms) >= UNKNOWN_WORDS_SHARE
 
     def _allowed_ids(self, filters: Filters, phrases: tuple[str, ...]) -> np.ndarray | None:

@@ -4,7 +4,7 @@ Run as `python -m bench.latency --corpus DIR --index DIR --questions FILE [--rou
 it prints one BENCH-JSON line. The child opens the engine as the app does, warms up,
 then for every question times embedding the question alone (the floor) and a full
 `ask(question, top_k=5)` in hybrid mode, and, for a breakdown, wraps the engine's
-parts (question encoding, FAISS search, FTS5 keyword search, the unknown-word check,
+parts (question encoding, FAISS search, BM25 keyword search, the unknown-word check,
 passage fetch, word stemming for highlights, and the extra encoding that
 `_sentence_scores` does for highlights) in timers. Peak resident
 memory is the child's ru_maxrss after all of it: model, index and queries.
@@ -100,8 +100,8 @@ def _instrument(engine) -> dict:
         engine.searcher._mostly_unknown_words = timed("unknown_words", engine.searcher._mostly_unknown_words)
     import assistant.answer
 
-    if hasattr(assistant.answer, "_stem"):  # highlight scoring stems every word of every quoted sentence
-        assistant.answer._stem = timed("stemming", assistant.answer._stem)
+    if hasattr(assistant.answer, "stem"):  # highlight scoring stems every word of every quoted sentence
+        assistant.answer.stem = timed("stemming", assistant.answer.stem)
     return {"timers": timers, "_original_encode": original_encode}
 
 

@@ -318,7 +318,8 @@ def _reingest_table(results: dict) -> str:
     note = (
         "\n\nOne file changed = a sentence appended to the first speech (in-process, model already loaded), "
         "then the file put back (the CLI run, which loads the model to embed it). The engine then writes a whole "
-        "new generation (SQLite, FTS5, FAISS) even for one file; the stages of the in-process run were: "
+        "new generation (SQLite with FTS5, the bm25s keyword index, FAISS) even for one file; the stages of the "
+        "in-process run were: "
     )
     changed = results.get("ingest", {}).get("reingest", {}).get("one_changed", {}).get("stages")
     if changed:
@@ -369,7 +370,7 @@ def _latency(results: dict) -> str:
         "",
         "### Where an ask() spends its time (mean ms per ask)",
         "",
-        "| passages | index | question encode | FAISS search | FTS5 keyword | unknown-word check | fetch passages "
+        "| passages | index | question encode | FAISS search | BM25 keyword | unknown-word check | fetch passages "
         "| stemming for highlights | highlight re-encode | rest | asks that re-encoded |",
         "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
@@ -383,9 +384,10 @@ def _latency(results: dict) -> str:
         )
     lines += [
         "",
-        "The FTS5 keyword search runs in a background thread while the question is embedded, so the parts can "
+        "The BM25 keyword search (bm25s) runs in a background thread while the question is embedded, so the parts can "
         'add up to more than the whole ask (a negative "rest"). '
-        '"Stemming for highlights" is `assistant.answer._stem` (Snowball, cached per word), called for every word '
+        '"Stemming for highlights" is `assistant.keywords.stem` as the highlight code calls it (Snowball, cached '
+        "per word), called for every word "
         "of every sentence of every quote to pick the highlight. "
         '"Highlight re-encode" is `QuoteEngine._sentence_scores`: when no sentence of a quote shares a '
         "word with the question, the engine embeds every sentence of that quote with the model to pick the "
@@ -407,7 +409,7 @@ def _latency(results: dict) -> str:
     lines += [
         "",
         "Reused vectors go through `bench.scaled.ReusedVectorEmbedder`, which looks each passage's vector "
-        "up by its text in the subset's real index, so the SQLite store, FTS5 index and FAISS index are "
+        "up by its text in the subset's real index, so the SQLite store, keyword index and FAISS index are "
         "exactly what `ingest` builds; only the model call is skipped. Questions are always embedded by the "
         "real model.",
     ]
@@ -425,14 +427,15 @@ def _memory(results: dict) -> str:
         "above); index size on disk per passage.",
         "",
         "| passages | index | RSS after open | peak RSS while serving | vectors B/passage | SQLite+FTS5 B/passage "
-        "| total B/passage |",
-        "|---:|---|---:|---:|---:|---:|---:|",
+        "| bm25s B/passage | total B/passage |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     for c in data:
         b = c["bytes_per_passage"]
         lines.append(
             f"| {c['passages']:,} | {c['kind']} | {c['rss_mib']['after_open']:.0f} MiB "
-            f"| {c['rss_mib']['peak']:.0f} MiB | {b['vectors']:.0f} | {b['passages_db']:.0f} | {b['total']:.0f} |"
+            f"| {c['rss_mib']['peak']:.0f} MiB | {b['vectors']:.0f} | {b['passages_db']:.0f} "
+            f"| {b.get('keywords', 0):.0f} | {b['total']:.0f} |"
         )
     return "\n".join(lines)
 
@@ -667,7 +670,7 @@ def _observations(results: dict) -> str:
         )
         if torch_question:
             note += f" (the model as shipped takes {torch_question['p50_ms']:.1f} ms for a question)"
-        notes.append(note + "; FAISS's exact search and the FTS5 query make up most of it, and HNSW meets the ratio.")
+        notes.append(note + "; the breakdown above shows where it goes.")
     ingest = results.get("ingest", {})
     if "embed_over_floor" in ingest:
         notes.append(
@@ -680,7 +683,8 @@ def _observations(results: dict) -> str:
         notes.append(
             f"Changing one file of the whole UN corpus re-indexed everything: "
             f"the index stage took {full['index']:.1f} s "
-            "(a new SQLite database, FTS5 index and, above 50,000 passages, a new HNSW graph) to embed one document."
+            "(a new SQLite database with FTS5, a new bm25s index and, above 50,000 passages, a new HNSW graph) "
+            "to embed one document."
         )
     browser = results.get("app", {}).get("browser", {})
     subset = results.get("peer", {}).get("ours_serve") or _config(configs, 20000, "flat")
@@ -697,7 +701,7 @@ def _observations(results: dict) -> str:
 
 _PART_NAMES = {
     "dense_search": "FAISS search",
-    "keyword_search": "FTS5 keyword search",
+    "keyword_search": "BM25 keyword search",
     "unknown_words": "the unknown-word check",
     "fetch_passages": "fetching passages",
     "stemming": "stemming for highlights",

@@ -130,11 +130,15 @@ def build_index(corpus_dir: Path, index_dir: Path, kind: str, embedder, key: dic
 
 def index_bytes(index_dir: Path) -> dict:
     """Sizes on disk of the current generation's parts, in bytes."""
-    from assistant.index import DATABASE, VECTORS, current_generation
+    from assistant.index import DATABASE, KEYWORDS, VECTORS, current_generation
 
     generation = current_generation(Path(index_dir))
-    sizes = {"vectors": (generation / VECTORS).stat().st_size, "passages_db": (generation / DATABASE).stat().st_size}
-    sizes["total"] = sizes["vectors"] + sizes["passages_db"]
+    sizes = {
+        "vectors": (generation / VECTORS).stat().st_size,
+        "passages_db": (generation / DATABASE).stat().st_size,
+        "keywords": sum(path.stat().st_size for path in (generation / KEYWORDS).rglob("*") if path.is_file()),
+    }
+    sizes["total"] = sum(sizes.values())
     return sizes
 
 

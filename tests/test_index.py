@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 
 import pytest
 
@@ -146,7 +147,16 @@ def test_missing_index_is_a_clear_error(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "damage", ["truncate-vectors", "garbage-vectors", "garbage-manifest", "no-database", "bad-pointer"]
+    "damage",
+    [
+        "truncate-vectors",
+        "garbage-vectors",
+        "garbage-manifest",
+        "no-database",
+        "bad-pointer",
+        "no-keywords",
+        "garbage-keywords",
+    ],
 )
 def test_corrupt_index_is_detected_and_rebuilt_by_the_next_ingest(settings, fake_embedder, damage):
     ingest(settings, fake_embedder)
@@ -161,6 +171,11 @@ def test_corrupt_index_is_detected_and_rebuilt_by_the_next_ingest(settings, fake
         (generation / "manifest.json").write_text("{not json", encoding="utf-8")
     elif damage == "no-database":
         (generation / "passages.sqlite").unlink()
+    elif damage == "no-keywords":
+        shutil.rmtree(generation / "keywords" / "context")
+    elif damage == "garbage-keywords":
+        scores = generation / "keywords" / "text" / "data.csc.index.npy"
+        scores.write_bytes(b"x" * scores.stat().st_size)  # same size: only reading it can tell
     else:
         (settings.index_dir / "CURRENT").write_text("gen-missing\n", encoding="utf-8")
     with pytest.raises(IndexCorruptError, match="is unreadable .* Run `python -m assistant ingest` to rebuild it"):
