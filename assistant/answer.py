@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from assistant.corpus import Metadata
 from assistant.index import DocumentInfo
-from assistant.keywords import STOPWORDS, WORD, stem
+from assistant.keywords import stem, tokens
 from assistant.passages import Passage, Span
 from assistant.search import Hit, Question, SearchResult
 
@@ -196,7 +196,7 @@ def _lexical_scores(texts: list[str], question: Question) -> list[float]:
     terms = {stem(t) for t in question.terms}
     scores = []
     for text in texts:
-        words = {stem(w) for w in WORD.findall(text.casefold()) if w not in STOPWORDS}
+        words = set(tokens(text))
         scores.append(sum(1.0 + 0.1 * min(len(t), 10) for t in terms & words))
     return scores
 

@@ -14,6 +14,8 @@ DEFAULT_THRESHOLD = 0.3334
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 #: Where ONNX exports of the embedding model are written once and reused.
 DEFAULT_MODEL_CACHE = PROJECT_ROOT / "embeddings" / "models"
+#: The embedding backends a user can ask for (assistant/embedding.py makes "auto" concrete).
+BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
 
 
 def default_model() -> str:
@@ -59,8 +61,8 @@ class Settings:
     max_file_bytes: int = 20_000_000
 
     def __post_init__(self) -> None:
-        if self.backend not in ("auto", "torch", "onnx", "onnx-int8"):
-            raise ValueError("backend must be one of auto, torch, onnx, onnx-int8")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}")
         if self.index_kind not in ("auto", "flat", "hnsw"):
             raise ValueError("index_kind must be one of auto, flat, hnsw")
         if not -1.0 <= self.threshold <= 1.0:

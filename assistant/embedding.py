@@ -5,8 +5,8 @@ The model runs on one of sentence-transformers' backends:
 - ``onnx-int8`` (the default where the CPU has a matching int8 instruction set): the model
   exported to ONNX on this machine the first time it is needed, then dynamically quantised to
   int8 for the CPU's widest integer instructions (avx512_vnni, avx512, avx2 or arm64). On the
-  benchmark machine it embeds 2.2 times as fast as torch with the same top-1 on the labelled
-  questions (docs/benchmarks.md).
+  benchmark machine it embeds more than twice as fast as torch with the same top-1 on the
+  labelled questions (docs/benchmarks.md).
 - ``onnx``: the same export without quantisation.
 - ``torch``: the model as shipped.
 
@@ -29,7 +29,7 @@ from typing import Protocol
 
 import numpy as np
 
-from assistant.config import DEFAULT_MODEL_CACHE
+from assistant.config import BACKENDS, DEFAULT_MODEL_CACHE
 from assistant.errors import EmbeddingError
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub at run time
@@ -37,7 +37,6 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
-BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
 ONNX_FILE = "onnx/model.onnx"
 
 

@@ -158,8 +158,8 @@ class Searcher:
         if allowed is not None and len(allowed) == 0:
             return SearchResult(question, reason=_nothing_allowed(question, filters))
         depth = max(CANDIDATES, top_k * 4)
-        # The keyword search runs while the model embeds the question: SQLite and ONNX Runtime
-        # both release the GIL, and on a small machine this hides most of the keyword search.
+        # The keyword search runs while the model embeds the question: ONNX Runtime and numpy
+        # (bm25s) both release the GIL, so the two mostly overlap.
         keyword_job = _KEYWORD_SEARCH.submit(self._keyword, question, depth, allowed) if mode != "dense" else None
         query_vector = self.embedder.encode([question.text])[0]
         dense = self._dense(query_vector, depth, allowed) if mode != "keyword" else []
