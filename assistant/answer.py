@@ -112,12 +112,12 @@ def build_answer(
     return Answer(question, result.answered, quotes, result.reason, result.question.text)
 
 
-def highlight_span(passage: Passage, question: Question, sentence_scorer=None) -> Span:
+def highlight_span(passage: Passage, question: Question, sentence_scorer=None, answer_span: Span | None = None) -> Span:
     """The best-matching sentence (or run of sentences) of a passage, in document offsets.
 
-    A sentence holding a quoted phrase wins; otherwise the one sharing the most
-    (stemmed, rarer-is-better) words with the question; when none shares a word, the
-    sentence_scorer decides, else the first sentence.
+    A sentence holding a quoted phrase wins; then the sentence the reranker found answers
+    (answer_span); otherwise the one sharing the most (stemmed, rarer-is-better) words with
+    the question; when none shares a word, the sentence_scorer decides, else the first sentence.
     """
     sentences = list(passage.sentences) or [Span(passage.start, passage.end)]
     texts = [passage.text[s.start - passage.start : s.end - passage.start] for s in sentences]
@@ -125,6 +125,8 @@ def highlight_span(passage: Passage, question: Question, sentence_scorer=None) -
         phrase_span = _phrase_span(passage, question.phrases)
         if phrase_span is not None:
             return phrase_span
+    if answer_span is not None and passage.start <= answer_span.start <= answer_span.end <= passage.end:
+        return answer_span
     scores = _lexical_scores(texts, question)
     if max(scores) <= 0 and sentence_scorer is not None and len(texts) > 1:
         scores = list(sentence_scorer(question.text, texts))
@@ -172,7 +174,7 @@ def format_date(iso: str | None) -> str | None:
 
 def _quote(hit: Hit, document: DocumentInfo, question: Question, sentence_scorer) -> Quote:
     passage = hit.passage
-    highlight = highlight_span(passage, question, sentence_scorer)
+    highlight = highlight_span(passage, question, sentence_scorer, hit.answer_span)
     return Quote(
         doc_id=passage.doc_id,
         path=document.path,

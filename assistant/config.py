@@ -14,6 +14,8 @@ DEFAULT_THRESHOLD = 0.3334
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 #: Where ONNX exports of the embedding model are written once and reused.
 DEFAULT_MODEL_CACHE = PROJECT_ROOT / "embeddings" / "models"
+#: Our own question–sentence model (trained by training/, see its MODEL_CARD.md).
+DEFAULT_RERANKER = PROJECT_ROOT / "models" / "qa-reranker"
 #: The embedding backends a user can ask for (assistant/embedding.py makes "auto" concrete).
 BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
 
@@ -59,6 +61,13 @@ class Settings:
     approximate_above: int = 50_000
     threshold: float = field(default_factory=lambda: float(os.environ.get("ASSISTANT_THRESHOLD", DEFAULT_THRESHOLD)))
     max_file_bytes: int = 20_000_000
+    #: The question–sentence model folder that reranks, highlights and decides "answered"; "none" turns it
+    #: off (then ranking is the hybrid's and abstention the cosine `threshold`).
+    reranker: str = field(default_factory=lambda: os.environ.get("ASSISTANT_RERANKER", str(DEFAULT_RERANKER)))
+    #: Overrides the probability threshold recorded with the model (fitted on held-out training data).
+    reranker_threshold: float | None = field(
+        default_factory=lambda: _optional_float(os.environ.get("ASSISTANT_RERANKER_THRESHOLD"))
+    )
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -71,8 +80,18 @@ class Settings:
         object.__setattr__(self, "index_dir", Path(self.index_dir))
         object.__setattr__(self, "model_cache", Path(self.model_cache))
 
+    def load_reranker(self):
+        """The reranker these settings name, loaded now (None when turned off). Raises RerankerError."""
+        from assistant.reranker import load_reranker
+
+        return load_reranker(self.reranker, self.reranker_threshold)
+
     def embedder(self):
         """The embedder these settings describe (the model loads on first use)."""
         from assistant.embedding import SentenceTransformerEmbedder
 
         return SentenceTransformerEmbedder(self.model, backend=self.backend, cache=self.model_cache)
+
+
+def _optional_float(value: str | None) -> float | None:
+    return float(value) if value not in (None, "") else None

@@ -30,11 +30,12 @@ class QuoteEngine:
     Build with `QuoteEngine.open(settings)`; safe to share between threads.
     """
 
-    def __init__(self, settings: Settings, index: Index, embedder: Embedder) -> None:
+    def __init__(self, settings: Settings, index: Index, embedder: Embedder, reranker=None) -> None:
         self.settings = settings
         self.index = index
         self.embedder = embedder
-        self.searcher = Searcher(index, embedder, settings.threshold)
+        self.reranker = reranker
+        self.searcher = Searcher(index, embedder, settings.threshold, reranker)
         self._documents = {info.doc_id: info for info in index.documents()}
 
     @classmethod
@@ -44,12 +45,16 @@ class QuoteEngine:
         embedder: Embedder | None = None,
         build: bool = False,
         progress: ProgressCallback | None = None,
+        reranker=None,
     ) -> QuoteEngine:
-        """Load the index; with build=True, first build or update it if it is missing or stale.
+        """Load the index and the reranker; with build=True, first build or update the index if missing or stale.
 
-        Raises IndexMissingError / IndexCorruptError (without build), CorpusError (with build).
+        `reranker` reuses an already loaded model; by default the one settings.reranker names is loaded.
+        Raises IndexMissingError / IndexCorruptError (without build), CorpusError (with build),
+        RerankerError (a missing or damaged model file).
         """
         settings = settings or Settings()
+        reranker = reranker or settings.load_reranker()
         embedder = embedder or settings.embedder()
         if build and is_stale(settings, embedder):
             ingest(settings, embedder, progress)
@@ -60,7 +65,7 @@ class QuoteEngine:
                 raise
             ingest(settings, embedder, progress)  # damage only loading could see: rebuild
             index = Index.load(settings.index_dir)
-        return cls(settings, index, embedder)
+        return cls(settings, index, embedder, reranker)
 
     def ask(
         self,
@@ -69,12 +74,13 @@ class QuoteEngine:
         filters: Filters | None = None,
         previous: str | None = None,
         strict: bool = False,
-        mode: str = "hybrid",
+        mode: str | None = None,
     ) -> Answer:
         """Quote the passages that answer a question.
 
         `previous` is the question before it in a conversation, used when this one
-        is a short follow-up. Raises QuestionError for an empty or too long question
+        is a short follow-up. `mode` is "reranked" (the default with a reranker), "hybrid" (the
+        default without), or a baseline, "dense" or "keyword". Raises QuestionError for an empty or too long question
         and ValueError for a top_k outside 1..100.
         """
         parsed = parse_question(question)
@@ -120,7 +126,7 @@ class QuoteEngine:
     def update(self, progress: ProgressCallback | None = None) -> tuple[IngestReport, QuoteEngine]:
         """Ingest changes in the corpus; return the report and an engine on the new index."""
         report = ingest(self.settings, self.embedder, progress)
-        return report, QuoteEngine(self.settings, Index.load(self.settings.index_dir), self.embedder)
+        return report, QuoteEngine(self.settings, Index.load(self.settings.index_dir), self.embedder, self.reranker)
 
     def _sentence_scores(self, question: str, sentences: list[str]) -> list[float]:
         vectors = self.embedder.encode([question, *sentences])

@@ -30,3 +30,7 @@ class UnknownDocumentError(AssistantError, KeyError):
 
     def __str__(self) -> str:  # KeyError would otherwise repr() the message
         return str(self.args[0]) if self.args else ""
+
+
+class RerankerError(AssistantError):
+    """The question–sentence model could not be loaded (a missing or damaged file, named in the message)."""

@@ -1,4 +1,9 @@
-"""Evaluation: retrieval quality on labelled questions, for the shipped hybrid search and two baselines."""
+"""Evaluation: retrieval quality on labelled questions, for the shipped search and simple baselines.
+
+Modes: "reranked" (hybrid candidates reranked by our question–sentence model; shipped when a
+reranker is configured), "hybrid" (today's cosine + BM25 fusion, shipped without one), and the two
+single-signal baselines "dense" and "keyword".
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,8 @@ from assistant.errors import QuestionError
 from assistant.search import MODES, calibrate_threshold
 
 DEPTH = 10
+#: Modes whose answered / not-answered decision is the product's (the baselines only rank).
+DECIDING_MODES = ("reranked", "hybrid")
 
 
 @dataclass(frozen=True)
@@ -43,8 +50,11 @@ def load_labelled(path: Path) -> list[LabelledQuestion]:
     return questions
 
 
-def evaluate_labelled(engine, questions: list[LabelledQuestion], modes=MODES, calibrate: bool = False) -> dict:
+def evaluate_labelled(engine, questions: list[LabelledQuestion], modes=None, calibrate: bool = False) -> dict:
     """Per mode: top-1, top-3, MRR@10, highlight hit rate, abstention precision and recall.
+
+    modes defaults to every mode the engine can run ("reranked" only with a reranker). With
+    calibrate, the report holds the cosine threshold that best separates the labelled questions.
 
     Raises QuestionError when there is no question, or when calibrate is asked for
     without both answerable and unanswerable questions.
@@ -53,7 +63,15 @@ def evaluate_labelled(engine, questions: list[LabelledQuestion], modes=MODES, ca
         raise QuestionError("The file holds no labelled question.")
     if calibrate and len({q.answerable for q in questions}) < 2:
         raise QuestionError("Calibrating the threshold needs both answerable and unanswerable questions.")
-    report = {"questions": len(questions), "answerable": sum(q.answerable for q in questions), "modes": {}}
+    if modes is None:
+        modes = [m for m in MODES if m != "reranked" or engine.reranker is not None]
+    shipped = engine.searcher.default_mode
+    report = {
+        "questions": len(questions),
+        "answerable": sum(q.answerable for q in questions),
+        "shipped": shipped,
+        "modes": {},
+    }
     best_relevance: dict[str, list[float]] = {"answerable": [], "unanswerable": []}
     first: dict[str, set[str]] = {}  # per mode, the questions whose answer is in the top quote
     for mode in modes:
@@ -82,11 +100,14 @@ def evaluate_labelled(engine, questions: list[LabelledQuestion], modes=MODES, ca
             else:
                 misses.append({"id": labelled.id, "question": labelled.question, "rank": rank})
         report["modes"][mode] = _summary(ranks, highlight_hits, abstained, questions, engine, mode, misses)
+        report["modes"][mode]["_first"] = first.get(mode, set())
     if {"dense", "keyword"} <= set(modes) and report["answerable"]:
         # Top-1 if each question could use whichever baseline ranks its answer first: a reference
         # for how much fusing the two signals can gain, not a strict bound.
         either = first.get("dense", set()) | first.get("keyword", set())
         report["better_baseline_top1"] = _ratio(len(either), report["answerable"])
+    for values in report["modes"].values():
+        values.pop("_first", None)
     if calibrate:
         report["calibrated_threshold"] = calibrate_threshold(
             best_relevance["answerable"], best_relevance["unanswerable"]
@@ -100,7 +121,7 @@ def _summary(ranks, highlight_hits, abstained, questions, engine, mode, misses) 
     unanswerable = len(abstained)
     false_abstentions = (
         sum(1 for lq in questions if lq.answerable and not engine.ask(lq.question, top_k=1, mode=mode).answered)
-        if mode == "hybrid"
+        if mode in DECIDING_MODES
         else None
     )
     true_abstentions = sum(abstained)
@@ -111,7 +132,9 @@ def _summary(ranks, highlight_hits, abstained, questions, engine, mode, misses) 
         "mrr": round(sum(1 / r for r in ranks if r) / answerable, 4) if answerable else None,
         "highlight": _ratio(sum(highlight_hits), len(highlight_hits)),
         "abstention_recall": _ratio(true_abstentions, unanswerable),
-        "abstention_precision": _ratio(true_abstentions, all_abstentions) if mode == "hybrid" else None,
+        "abstention_precision": _ratio(true_abstentions, all_abstentions) if mode in DECIDING_MODES else None,
+        "answerable_declined": false_abstentions,
+        "unanswerable_declined": f"{true_abstentions} of {unanswerable}" if unanswerable else None,
         "misses": misses,
     }
 
@@ -150,19 +173,23 @@ def format_report(report: dict) -> str:
     """A table for the terminal."""
     modes = report["modes"]
     columns = list(next(iter(modes.values())).keys() - {"misses"})
-    order = ["top1", "top3", "mrr", "highlight", "abstention_precision", "abstention_recall", "ndcg@10", "recall@100"]
+    order = [
+        "top1", "top3", "mrr", "highlight", "abstention_precision", "abstention_recall",
+        "unanswerable_declined", "answerable_declined", "ndcg@10", "recall@100",
+    ]  # fmt: skip
     columns = [c for c in order if c in columns]
-    lines = [f"{'mode':<18}" + "".join(f"{c:>22}" for c in columns)]
+    shipped = report.get("shipped", "hybrid")
+    lines = [f"{'mode':<20}" + "".join(f"{c:>22}" for c in columns)]
     for mode, values in modes.items():
-        label = f"{mode} (shipped)" if mode == "hybrid" else f"{mode}-only"
-        lines.append(f"{label:<18}" + "".join(f"{_cell(values[c]):>22}" for c in columns))
+        label = f"{mode} (shipped)" if mode == shipped else mode if mode in DECIDING_MODES else f"{mode}-only"
+        lines.append(f"{label:<20}" + "".join(f"{_cell(values[c]):>22}" for c in columns))
     if "better_baseline_top1" in report:
         lines.append(f"\ntop-1 with the better baseline per question (oracle): {report['better_baseline_top1']:.3f}")
     if "calibrated_threshold" in report:
         lines.append(f"\ncalibrated abstention threshold: {report['calibrated_threshold']}")
-    misses = modes.get("hybrid", {}).get("misses", [])
+    misses = modes.get(shipped, {}).get("misses", [])
     if misses:
-        lines.append(f"\nhybrid: {len(misses)} answerable question(s) whose answer is not in the top quote:")
+        lines.append(f"\n{shipped}: {len(misses)} answerable question(s) whose answer is not in the top quote:")
         lines += [f"  {m['id']}: {m['question']} (answer at rank {m['rank'] or '>10'})" for m in misses]
     return "\n".join(lines)
 
@@ -193,4 +220,6 @@ def _mean(values: list[float]) -> float | None:
 
 
 def _cell(value) -> str:
-    return "-" if value is None else f"{value:.3f}"
+    if value is None:
+        return "-"
+    return value if isinstance(value, str) else str(value) if isinstance(value, int) else f"{value:.3f}"

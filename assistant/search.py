@@ -1,11 +1,17 @@
-"""Search: hybrid dense + keyword retrieval, fused, diversified, filtered, with abstention.
+"""Search: hybrid dense + keyword retrieval, fused, diversified, filtered, reranked, with abstention.
 
 The question is embedded once; FAISS gives the nearest passages by cosine, the
 keyword index (bm25s, assistant/keywords.py) the best by BM25; a weighted sum of the
 two scores ranks them, and at most one passage per paragraph is kept. SQLite FTS5
-finds exact phrases. Whether a passage is a *match* is decided by its cosine to the
-question against a threshold calibrated on labelled questions (see
-`calibrate_threshold`), or by containing a quoted phrase.
+finds exact phrases.
+
+With a reranker (the shipped default, mode "reranked"), the best RERANK_DEPTH of those
+candidates are read sentence by sentence together with the question by our own model
+(assistant/reranker.py): a passage's model score is its best sentence's, which becomes
+the highlight; passages are ranked by that logit plus the model's `hybrid_weight` times the
+hybrid score (fitted with the threshold on held-out training data), and a passage is a *match* when its calibrated probability reaches the
+model's threshold. Without one (mode "hybrid"), a match is a cosine above a threshold
+calibrated on labelled questions (see `calibrate_threshold`). A quoted phrase is always a match.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from assistant.embedding import Embedder
 from assistant.errors import QuestionError
 from assistant.index import Index
 from assistant.keywords import STOPWORDS, WORD, content_words
-from assistant.passages import Passage
+from assistant.passages import Passage, Span
 
 MAX_QUESTION_CHARS = 2000
 DENSE_WEIGHT = 0.7  # on the labelled seed questions 0.4-0.8 gave top-1 0.57-0.61; 0.7 was best (docs/benchmarks.md)
@@ -31,7 +37,10 @@ CANDIDATES = 50
 # when its embedding lands near an on-topic passage ("How many Uyghurs live in Xinjiang?").
 UNKNOWN_WORDS_SHARE = 0.6
 CONFIDENT_RELEVANCE = 0.6
-MODES = ("hybrid", "dense", "keyword")
+MODES = ("reranked", "hybrid", "dense", "keyword")
+#: Hybrid candidates (one per paragraph) the model reads, sentence by sentence.
+RERANK_DEPTH = 20
+
 # Runs keyword searches while questions are embedded; one pool for every Searcher, so an engine
 # replaced after an upload leaves no thread behind.
 _KEYWORD_SEARCH = ThreadPoolExecutor(max_workers=2, thread_name_prefix="keyword-search")
@@ -71,7 +80,12 @@ class Question:
 
 @dataclass(frozen=True)
 class Hit:
-    """A retrieved passage: its fused rank score, its cosine to the question, and whether it matches."""
+    """A retrieved passage: its rank score, its relevance, and whether it matches.
+
+    `relevance` is the reranker's calibrated probability that the passage answers (mode
+    "reranked"), else the passage's cosine to the question. `answer_span` is the sentence the
+    reranker found answers best, in document offsets (None without a reranker).
+    """
 
     passage_id: int
     passage: Passage
@@ -80,6 +94,7 @@ class Hit:
     is_match: bool
     dense_rank: int | None = None
     keyword_rank: int | None = None
+    answer_span: Span | None = None
 
 
 @dataclass(frozen=True)
@@ -130,10 +145,11 @@ def contextualize(question: str, previous: str | None) -> str:
 class Searcher:
     """Hybrid retrieval over one loaded Index with one Embedder."""
 
-    def __init__(self, index: Index, embedder: Embedder, threshold: float) -> None:
+    def __init__(self, index: Index, embedder: Embedder, threshold: float, reranker=None) -> None:
         self.index = index
         self.embedder = embedder
         self.threshold = threshold
+        self.reranker = reranker
         self._matrix = index.matrix
         # One question at a time: FAISS's OpenMP threads cost more than they save and contend with
         # torch's (flat search over 20,000 passages: 2.1 ms with 2 threads, 0.8 ms with 1; docs/benchmarks.md).
@@ -144,16 +160,20 @@ class Searcher:
         question: Question,
         top_k: int = 5,
         filters: Filters | None = None,
-        mode: str = "hybrid",
+        mode: str | None = None,
     ) -> SearchResult:
         """The top_k passages for a question, best first, with match flags.
 
-        Raises ValueError for a top_k outside 1..100 or an unknown mode.
+        mode None is "reranked" when a reranker is loaded, else "hybrid". Raises ValueError
+        for a top_k outside 1..100, an unknown mode, or "reranked" without a reranker.
         """
         if not 1 <= top_k <= 100:
             raise ValueError("top_k must be between 1 and 100")
+        mode = mode or self.default_mode
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}")
+        if mode == "reranked" and self.reranker is None:
+            raise ValueError("mode 'reranked' needs a reranker (ASSISTANT_RERANKER is 'none')")
         allowed = self._allowed_ids(filters or Filters(), question.phrases)
         if allowed is not None and len(allowed) == 0:
             return SearchResult(question, reason=_nothing_allowed(question, filters))
@@ -164,15 +184,55 @@ class Searcher:
         query_vector = self.embedder.encode([question.text])[0]
         dense = self._dense(query_vector, depth, allowed) if mode != "keyword" else []
         keyword = keyword_job.result() if keyword_job else []
-        fused = self._fuse(query_vector, dense if mode != "keyword" else [], keyword, mode)
+        fused = self._fuse(query_vector, dense if mode != "keyword" else [], keyword, "hybrid" if mode == "reranked" else mode)
         if not fused:
             return SearchResult(question, reason="No passage shares a word with the question.")
-        hits = self._select(fused, query_vector, top_k, dense, keyword, bool(question.phrases))
-        if not question.phrases and self._mostly_unknown_words(question):
-            hits = [replace(h, is_match=h.relevance >= CONFIDENT_RELEVANCE) for h in hits]
+        if mode == "reranked":
+            candidates = self._select(fused, query_vector, max(RERANK_DEPTH, top_k), dense, keyword, False)
+            hits = self._rerank(question, candidates, bool(question.phrases))[:top_k]
+        else:
+            hits = self._select(fused, query_vector, top_k, dense, keyword, bool(question.phrases))
+            if not question.phrases and self._mostly_unknown_words(question):
+                hits = [replace(h, is_match=h.relevance >= CONFIDENT_RELEVANCE) for h in hits]
         answered = any(hit.is_match for hit in hits)  # hits stay in fused order: it ranks better than cosine
         reason = None if answered else "No passage in the corpus answers this question."
         return SearchResult(question, hits, answered, reason)
+
+    @property
+    def default_mode(self) -> str:
+        return "reranked" if self.reranker is not None else "hybrid"
+
+    def _rerank(self, question: Question, candidates: list[Hit], phrase_matched: bool) -> list[Hit]:
+        """Candidates re-ordered by the model: each passage scored by its best sentence, read with the question."""
+        if not candidates:
+            return []
+        owners, spans, texts = [], [], []
+        for number, hit in enumerate(candidates):
+            passage = hit.passage
+            for span in passage.sentences or (Span(passage.start, passage.end),):
+                owners.append(number)
+                spans.append(span)
+                texts.append(passage.text[span.start - passage.start : span.end - passage.start])
+        logits = self.reranker.score(question.text, texts)
+        best: dict[int, int] = {}
+        for position, owner in enumerate(owners):
+            if owner not in best or logits[position] > logits[best[owner]]:
+                best[owner] = position
+        probabilities = self.reranker.probability(np.array([logits[best[n]] for n in range(len(candidates))]))
+        reranked = []
+        for number, hit in enumerate(candidates):
+            logit = float(logits[best[number]])
+            probability = float(probabilities[number])
+            reranked.append(
+                replace(
+                    hit,
+                    score=logit + self.reranker.settings.hybrid_weight * hit.score,
+                    relevance=probability,
+                    is_match=phrase_matched or probability >= self.reranker.threshold,
+                    answer_span=spans[best[number]],
+                )
+            )
+        return sorted(reranked, key=lambda h: -h.score)
 
     def _dense(self, query_vector: np.ndarray, depth: int, allowed: np.ndarray | None) -> list[int]:
         if self.index.size == 0:

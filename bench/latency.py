@@ -3,10 +3,11 @@
 Run as `python -m bench.latency --corpus DIR --index DIR --questions FILE [--rounds N]`;
 it prints one BENCH-JSON line. The child opens the engine as the app does, warms up,
 then for every question times embedding the question alone (the floor) and a full
-`ask(question, top_k=5)` in hybrid mode, and, for a breakdown, wraps the engine's
-parts (question encoding, FAISS search, BM25 keyword search, the unknown-word check,
-passage fetch, word stemming for highlights, and the extra encoding that
-`_sentence_scores` does for highlights) in timers. Peak resident
+`ask(question, top_k=5)` in the default mode (reranked when a reranker is configured),
+and, for a breakdown, wraps the engine's parts (question encoding, FAISS search, BM25
+keyword search, the unknown-word check, passage fetch, the reranker model, word stemming
+for highlights, and the extra encoding that `_sentence_scores` does for highlights) in
+timers. Hybrid without the model, dense and keyword modes are timed one round each. Peak resident
 memory is the child's ru_maxrss after all of it: model, index and queries.
 """
 
@@ -38,7 +39,7 @@ def serve_and_time(engine, questions: list[str], rounds: int) -> dict:
     encode = parts.pop("_original_encode")
     for question in questions[:WARM_UP]:
         engine.ask(question, top_k=TOP_K)
-    floor, hybrid, breakdown, highlight_calls = [], [], defaultdict(list), 0
+    floor, asked, breakdown, highlight_calls = [], [], defaultdict(list), 0
     for _ in range(rounds):
         for question in questions:
             started = time.perf_counter()
@@ -48,7 +49,7 @@ def serve_and_time(engine, questions: list[str], rounds: int) -> dict:
             started = time.perf_counter()
             engine.ask(question, top_k=TOP_K)
             total = time.perf_counter() - started
-            hybrid.append(total)
+            asked.append(total)
             timers = dict(parts["timers"])
             highlight_calls += "highlight_encode" in timers
             timers["question_encode"] = timers.pop("encode", 0.0) - timers.get("highlight_encode", 0.0)
@@ -56,7 +57,7 @@ def serve_and_time(engine, questions: list[str], rounds: int) -> dict:
             for name, seconds in timers.items():
                 breakdown[name].append(seconds)
     modes = {}
-    for mode in ("dense", "keyword"):
+    for mode in ("hybrid", "dense", "keyword"):
         samples = []
         for question in questions:
             started = time.perf_counter()
@@ -64,15 +65,16 @@ def serve_and_time(engine, questions: list[str], rounds: int) -> dict:
             samples.append(time.perf_counter() - started)
         modes[mode] = percentiles(samples)
     names = ["question_encode", "dense_search", "keyword_search", "unknown_words", "fetch_passages", "stemming"]
-    names += ["highlight_encode", "other"]
+    names += ["highlight_encode", "rerank_model", "other"]
     return {
         "floor": percentiles(floor),
-        "hybrid": percentiles(hybrid),
+        "ask": percentiles(asked),
+        "mode": engine.searcher.default_mode,
         **modes,
         "breakdown_mean_ms": {
-            name: round(1000 * sum(breakdown[name]) / len(hybrid), 2) for name in names if name in breakdown
+            name: round(1000 * sum(breakdown[name]) / len(asked), 2) for name in names if name in breakdown
         },
-        "asks_with_highlight_encode": f"{highlight_calls}/{len(hybrid)}",
+        "asks_with_highlight_encode": f"{highlight_calls}/{len(asked)}",
     }
 
 
@@ -96,6 +98,8 @@ def _instrument(engine) -> dict:
     engine.searcher._dense = timed("dense_search", engine.searcher._dense)
     engine.searcher._keyword = timed("keyword_search", engine.searcher._keyword)
     engine.index.passages = timed("fetch_passages", engine.index.passages)
+    if engine.reranker is not None:
+        engine.reranker.score = timed("rerank_model", engine.reranker.score)
     if hasattr(engine.searcher, "_mostly_unknown_words"):
         engine.searcher._mostly_unknown_words = timed("unknown_words", engine.searcher._mostly_unknown_words)
     import assistant.answer

@@ -72,8 +72,13 @@ def point_app_at(monkeypatch: pytest.MonkeyPatch, corpus: Path, index: Path, thr
 
 
 def use_fake_embedder(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Have QuoteEngine.open build its embedder from BagOfWordsEmbedder instead of the real model."""
+    """Have QuoteEngine.open build its embedder from BagOfWordsEmbedder instead of the real model.
+
+    The reranker is turned off too: these tests check the app's behaviour on the hybrid order and
+    cosine threshold, which a bag-of-words embedder makes predictable; tests with the real model keep it.
+    """
     monkeypatch.setattr("assistant.config.Settings.embedder", lambda settings: BagOfWordsEmbedder(settings.model))
+    monkeypatch.setenv("ASSISTANT_RERANKER", "none")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,184 @@
+"""The shipped question–sentence model: it loads, scores as recorded, reranks, highlights, declines; damage is named."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+
+from assistant.config import DEFAULT_RERANKER, Settings
+from assistant.engine import QuoteEngine
+from assistant.errors import RerankerError
+from assistant.reranker import MODEL_FILE, SETTINGS_FILE, Reranker, load_reranker
+
+@pytest.fixture(scope="module")
+def shipped() -> Reranker:
+    return Reranker(DEFAULT_RERANKER)
+
+
+def _recorded() -> list[tuple[str, str, float]]:
+    """(question, sentence, logit) triples written by training/export.py from the shipped file."""
+    return json.loads((DEFAULT_RERANKER / "recorded_scores.json").read_text())
+
+
+def test_the_shipped_model_is_small_and_recorded():
+    size = (DEFAULT_RERANKER / MODEL_FILE).stat().st_size
+    assert size <= 40_000_000
+    settings = json.loads((DEFAULT_RERANKER / SETTINGS_FILE).read_text())
+    assert 0 < settings["threshold"] < 1
+    assert (DEFAULT_RERANKER / "MODEL_CARD.md").is_file()
+
+
+def test_shipped_model_scores_fixed_pairs_as_recorded(shipped):
+    recorded = _recorded()
+    assert len(recorded) >= 3
+    logits = [float(shipped.score(q, [s])[0]) for q, s, _ in recorded]
+    assert logits == pytest.approx([logit for _, _, logit in recorded], abs=1e-3)
+
+
+def test_an_answering_sentence_outscores_an_on_topic_one(shipped):
+    question = "How long has Xinjiang gone without a terror attack?"
+    logits = shipped.score(
+        question,
+        [
+            "There has been no violent terrorist incident in Xinjiang for over six consecutive years.",
+            "Xinjiang enjoys social stability and sound economic growth.",
+        ],
+    )
+    assert logits[0] > logits[1]
+
+
+def test_scores_do_not_depend_on_batching(shipped):
+    question = "Which organizations launched the event?"
+    sentences = [f"Sentence number {i} about an event launched by a council." for i in range(70)]
+    together = shipped.score(question, sentences)
+    alone = np.array([shipped.score(question, [s])[0] for s in sentences[:5]])
+    assert together[:5] == pytest.approx(alone, abs=1e-3)
+    assert shipped.score(question, []).shape == (0,)
+
+
+def test_probabilities_are_calibrated_monotone(shipped):
+    probabilities = shipped.probability(np.array([-8.0, 0.0, 8.0]))
+    assert 0 < probabilities[0] < probabilities[1] < probabilities[2] < 1
+
+
+@pytest.mark.parametrize("value", ["none", "None", "off", ""])
+def test_none_turns_the_reranker_off(value):
+    assert load_reranker(value) is None
+
+
+def test_the_setting_comes_from_the_environment(monkeypatch):
+    monkeypatch.setenv("ASSISTANT_RERANKER", "none")
+    monkeypatch.setenv("ASSISTANT_RERANKER_THRESHOLD", "0.7")
+    settings = Settings()
+    assert settings.reranker == "none" and settings.reranker_threshold == 0.7
+    assert settings.load_reranker() is None
+
+
+def _copy(tmp_path: Path) -> Path:
+    folder = tmp_path / "model"
+    shutil.copytree(DEFAULT_RERANKER, folder)
+    return folder
+
+
+def test_a_missing_model_file_is_named(tmp_path):
+    folder = _copy(tmp_path)
+    (folder / MODEL_FILE).unlink()
+    with pytest.raises(RerankerError, match=f"{folder / MODEL_FILE}.*missing"):
+        Reranker(folder)
+
+
+def test_a_damaged_model_file_is_named(tmp_path):
+    folder = _copy(tmp_path)
+    data = (folder / MODEL_FILE).read_bytes()
+    (folder / MODEL_FILE).write_bytes(data[: len(data) // 3])
+    with pytest.raises(RerankerError, match=f"{folder / MODEL_FILE}.*damaged"):
+        Reranker(folder)
+
+
+def test_a_missing_or_broken_settings_file_is_named(tmp_path):
+    folder = _copy(tmp_path)
+    (folder / SETTINGS_FILE).write_text("{not json")
+    with pytest.raises(RerankerError, match=f"{folder / SETTINGS_FILE}.*damaged"):
+        Reranker(folder)
+    (folder / SETTINGS_FILE).unlink()
+    with pytest.raises(RerankerError, match="reranker.json is missing.*ASSISTANT_RERANKER"):
+        Reranker(folder)
+
+
+def test_a_missing_folder_is_named(tmp_path):
+    with pytest.raises(RerankerError, match=str(tmp_path / "nowhere")):
+        Reranker(tmp_path / "nowhere")
+
+
+def test_a_bad_threshold_override_is_refused():
+    with pytest.raises(RerankerError, match="between 0 and 1"):
+        Reranker(DEFAULT_RERANKER, threshold=1.5)
+
+
+# --- in the engine, with the real embedding model --------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def plain_engine(real_engine) -> QuoteEngine:
+    """The same index with the reranker turned off: today's behaviour."""
+    settings = Settings(corpus_dir=real_engine.settings.corpus_dir, index_dir=real_engine.settings.index_dir, reranker="none")
+    return QuoteEngine.open(settings, embedder=real_engine.embedder)
+
+
+@pytest.mark.integration
+def test_reranker_none_reproduces_the_hybrid_ranking(real_engine, plain_engine):
+    assert real_engine.reranker is not None and plain_engine.reranker is None
+    for question in ("Which organizations launched the event?", "What did the journalist ask?", "capital of Australia"):
+        without = plain_engine.ask(question, top_k=5).to_json()
+        hybrid = real_engine.ask(question, top_k=5, mode="hybrid").to_json()
+        assert without == hybrid
+
+
+@pytest.mark.integration
+def test_reranked_relevance_is_the_probability_and_decides_answered(real_engine):
+    answer = real_engine.ask("How long has Xinjiang gone without a terror attack?", top_k=5)
+    threshold = real_engine.reranker.threshold
+    assert answer.answered
+    assert all(0.0 <= q.score <= 1.0 for q in answer.quotes)
+    assert [q.is_match for q in answer.quotes] == [q.score >= threshold for q in answer.quotes]
+
+
+@pytest.mark.integration
+def test_done_when_the_journalist_question_quotes_the_china_daily_turn(real_engine):
+    answer = real_engine.ask("What did the journalist ask the spokesperson?", top_k=3)
+    top = answer.quotes[0]
+    assert top.speaker == "China Daily"
+    assert "What is China’s comment?" in top.highlight or "?" in top.highlight
+
+
+@pytest.mark.integration
+def test_done_when_the_xinjiang_issues_sentence_is_first_and_highlighted(real_engine):
+    answer = real_engine.ask("According to the note, what are the Xinjiang issues really about?", top_k=3)
+    assert answer.answered
+    assert answer.quotes[0].highlight == "They are about countering violent terrorism, radicalization and separatism."
+
+
+@pytest.mark.integration
+def test_done_when_the_capital_of_australia_is_declined(real_engine):
+    answer = real_engine.ask("What is the capital of Australia?", top_k=3)
+    assert not answer.answered
+    assert answer.message == "No passage in the corpus answers this question."
+
+
+WORDS = ["Xinjiang", "terrorism", "event", "note", "mission", "human", "rights", "NGOs", "China", "Bachelet", "what"]
+
+
+@pytest.mark.integration
+@hypothesis_settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.sampled_from(WORDS), min_size=1, max_size=6))
+def test_every_reranked_highlight_is_verbatim_inside_its_quote(real_engine, words):
+    answer = real_engine.ask(" ".join(words) + "?", top_k=5)
+    for quote in answer.quotes:
+        text = real_engine.index.document_text(quote.doc_id)
+        assert text[quote.start : quote.end] == quote.text
+        assert quote.start <= quote.highlight_start < quote.highlight_end <= quote.end
+        assert text[quote.highlight_start : quote.highlight_end] == quote.highlight

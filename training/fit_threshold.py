@@ -1,0 +1,107 @@
+"""Fit the answer threshold and the hybrid weight through the whole engine, on held-out training data.
+
+    python -m training.fit_threshold --model models/qa-reranker --sets tests/data/qa-heldout/calibration
+
+training/export.py calibrates the model on sentence groups; here the calibration half of the held-out
+sets (training/eval_sets.py: held-out Wikipedia articles and NIH pages as a collection, some answers
+left out of it) is indexed and asked like any collection, so the threshold sees what the engine
+really shows: the best of RERANK_DEPTH retrieved passages. Fitted:
+- `hybrid_weight`: the weight of the hybrid score beside the logit that puts the most answers first;
+- `threshold`: the probability that best separates answerable from unanswerable questions
+  (balanced accuracy, assistant.search.calibrate_threshold).
+Both are written into the model's reranker.json. Neither the seed set nor the UN or briefings sets
+are used, so the numbers reported on them stay honest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+from assistant.config import Settings
+from assistant.engine import QuoteEngine
+from assistant.evaluate import load_labelled
+from assistant.search import RERANK_DEPTH, calibrate_threshold, parse_question
+
+WEIGHTS = (0.0, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0, 12.0)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=Path("models/qa-reranker"))
+    parser.add_argument("--sets", type=Path, default=Path("tests/data/qa-heldout/calibration"))
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as index:
+        engine = QuoteEngine.open(
+            Settings(corpus_dir=args.sets / "corpus", index_dir=Path(index), reranker=str(args.model)), build=True
+        )
+        candidates = collect(engine, load_labelled(args.sets / "questions.jsonl"))
+    by_weight = {w: top1(candidates, w) for w in WEIGHTS}
+    weight = max(WEIGHTS, key=lambda w: (by_weight[w], -abs(w - 2.0)))
+    answerable = [max(c["probabilities"], default=0.0) for c in candidates if c["answer"]]
+    unanswerable = [max(c["probabilities"], default=0.0) for c in candidates if not c["answer"]]
+    threshold = calibrate_threshold(answerable, unanswerable)
+    settings_file = args.model / "reranker.json"
+    settings = json.loads(settings_file.read_text())
+    settings["group_threshold"] = settings.get("group_threshold", settings["threshold"])
+    settings.update(
+        threshold=threshold,
+        hybrid_weight=weight,
+        fitted_on={
+            "sets": str(args.sets),
+            "answerable": len(answerable),
+            "unanswerable": len(unanswerable),
+            "top1_by_hybrid_weight": by_weight,
+            "answered_when_answerable": round(sum(p >= threshold for p in answerable) / len(answerable), 4),
+            "declined_when_unanswerable": round(sum(p < threshold for p in unanswerable) / len(unanswerable), 4),
+        },
+    )
+    settings_file.write_text(json.dumps(settings, indent=2) + "\n")
+    print(json.dumps(settings["fitted_on"] | {"threshold": threshold, "hybrid_weight": weight}, indent=2))
+
+
+def collect(engine: QuoteEngine, questions) -> list[dict]:
+    """Per question: each candidate's logit, hybrid score, probability and whether it holds the answer."""
+    searcher, reranker = engine.searcher, engine.reranker
+    rows = []
+    for labelled in questions:
+        question = parse_question(labelled.question)
+        hybrid = searcher.search(question, top_k=RERANK_DEPTH, mode="hybrid").hits
+        texts, owners, spans = [], [], []
+        for number, hit in enumerate(hybrid):
+            for span in hit.passage.sentences:
+                owners.append(number)
+                texts.append(hit.passage.text[span.start - hit.passage.start : span.end - hit.passage.start])
+                spans.append(span)
+        logits = reranker.score(question.text, texts)
+        best = [max((logits[i] for i, o in enumerate(owners) if o == n), default=-20.0) for n in range(len(hybrid))]
+        rows.append(
+            {
+                "answer": labelled.answer,
+                "logits": [float(x) for x in best],
+                "hybrid": [h.score for h in hybrid],
+                "probabilities": [float(p) for p in reranker.probability(best)] if best else [],
+                "holds_answer": [
+                    bool(labelled.answer) and h.passage.doc_id == labelled.doc_id and labelled.answer in h.passage.text
+                    for h in hybrid
+                ],
+            }
+        )
+    return rows
+
+
+def top1(candidates: list[dict], weight: float) -> float:
+    """Share of answerable questions whose top passage, ordered by logit + weight * hybrid, holds the answer."""
+    answerable = [c for c in candidates if c["answer"]]
+    hits = 0
+    for c in answerable:
+        if c["logits"]:
+            order = sorted(range(len(c["logits"])), key=lambda i: -(c["logits"][i] + weight * c["hybrid"][i]))
+            hits += c["holds_answer"][order[0]]
+    return round(hits / len(answerable), 4)
+
+
+if __name__ == "__main__":
+    main()

