@@ -264,9 +264,11 @@ class Searcher:
             clauses.append(f"p.doc_id IN ({','.join('?' * len(filters.doc_ids))})")
             parameters += filters.doc_ids
         if filters.people:
-            marks = ",".join("?" * len(filters.people))
-            clauses.append(f"(d.author IN ({marks}) OR p.speaker IN ({marks}))")
-            parameters += filters.people * 2
+            people = self.index.people()  # a person may be written several ways ('Jen Psaki', 'MS. PSAKI')
+            speakers = sorted({value for name in filters.people for value in people.get(name, (name,))})
+            authors_marks, speaker_marks = ",".join("?" * len(filters.people)), ",".join("?" * len(speakers))
+            clauses.append(f"(d.author IN ({authors_marks}) OR p.speaker IN ({speaker_marks}))")
+            parameters += [*filters.people, *speakers]
         if filters.date_from:
             clauses.append("d.date >= ?")
             parameters.append(filters.date_from)

@@ -11,6 +11,7 @@ QUOTE_KEYS = [
     "title",
     "author",
     "speaker",
+    "speaker_label",
     "date",
     "paragraph",
     "start",
@@ -19,6 +20,7 @@ QUOTE_KEYS = [
     "highlight",
     "score",
     "citation",
+    "url",
 ]
 
 
