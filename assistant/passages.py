@@ -352,9 +352,22 @@ def people_from_speakers(rows: Iterable[tuple[str, str | None, int]]) -> dict[st
         spellings[key][speaker] += count
     people = {}
     for key, group in values.items():
-        names = [name for name, _ in spellings[key].most_common() if _name_key(name) == key]
-        people[(names or [spellings[key].most_common(1)[0][0]])[0]] = tuple(sorted(group))
+        # the most used spelling of the name itself, not of a label merged into it
+        name = next((name for name, _ in spellings[key].most_common() if _name_key(name) == key), min(group))
+        people[name] = tuple(sorted(group))
     return dict(sorted(people.items(), key=lambda item: item[0].casefold()))
+
+
+def same_person(people: dict[str, tuple[str, ...]], names: Iterable[str]) -> set[str]:
+    """Every speaker value that is the same person as one of `names` (a name or a label as written).
+
+    `people` is what people_from_speakers returns; a name it does not know stands for itself.
+    """
+    found = set()
+    for name in names:
+        group = people.get(name) or next((g for g in people.values() if _fold(name) in map(_fold, g)), ())
+        found |= {name, *group}
+    return found
 
 
 def _resolved(speaker: str, label: str | None) -> bool:

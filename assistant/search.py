@@ -22,7 +22,7 @@ from assistant.embedding import Embedder
 from assistant.errors import QuestionError
 from assistant.index import Index
 from assistant.keywords import STOPWORDS, WORD, content_words
-from assistant.passages import Passage
+from assistant.passages import Passage, same_person
 
 MAX_QUESTION_CHARS = 2000
 DENSE_WEIGHT = 0.7  # on the labelled seed questions 0.4-0.8 gave top-1 0.57-0.61; 0.7 was best (docs/benchmarks.md)
@@ -264,8 +264,8 @@ class Searcher:
             clauses.append(f"p.doc_id IN ({','.join('?' * len(filters.doc_ids))})")
             parameters += filters.doc_ids
         if filters.people:
-            people = self.index.people()  # a person may be written several ways ('Jen Psaki', 'MS. PSAKI')
-            speakers = sorted({value for name in filters.people for value in people.get(name, (name,))})
+            # one person may be written several ways ('Jen Psaki', 'MS. PSAKI')
+            speakers = sorted(same_person(self.index.people(), filters.people))
             authors_marks, speaker_marks = ",".join("?" * len(filters.people)), ",".join("?" * len(speakers))
             clauses.append(f"(d.author IN ({authors_marks}) OR p.speaker IN ({speaker_marks}))")
             parameters += [*filters.people, *speakers]

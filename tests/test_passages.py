@@ -16,6 +16,7 @@ from assistant.passages import (
     names_ending_in,
     passages_for,
     people_from_speakers,
+    same_person,
     sentence_spans,
 )
 
@@ -472,3 +473,10 @@ def test_every_2021_briefing_keeps_the_invariant_and_gives_reporters_their_words
     reporters = [p for p in passages if p.speaker == REPORTER]
     assert len(reporters) > 15_000 and all(p.speaker_label in ("Q", "PHOTOJOURNALIST") for p in reporters)
     assert {"Jen Psaki", "Karine Jean-Pierre", "Pete Buttigieg", "SENIOR ADMINISTRATION OFFICIAL"} <= speakers
+
+
+def test_same_person_finds_every_way_a_person_is_written():
+    people = people_from_speakers([("Jen Psaki", "MS. PSAKI", 3), ("MS. PSAKI", "MS. PSAKI", 1), (REPORTER, "Q", 9)])
+    assert same_person(people, ["Jen Psaki"]) == {"Jen Psaki", "MS. PSAKI"}
+    assert same_person(people, ["ms. psaki"]) == {"ms. psaki", "Jen Psaki", "MS. PSAKI"}  # a label, any case
+    assert same_person(people, ["Ministry of Foreign Affairs"]) == {"Ministry of Foreign Affairs"}  # an author
