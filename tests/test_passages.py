@@ -480,3 +480,20 @@ def test_same_person_finds_every_way_a_person_is_written():
     assert same_person(people, ["Jen Psaki"]) == {"Jen Psaki", "MS. PSAKI"}
     assert same_person(people, ["ms. psaki"]) == {"ms. psaki", "Jen Psaki", "MS. PSAKI"}  # a label, any case
     assert same_person(people, ["Ministry of Foreign Affairs"]) == {"Ministry of Foreign Affairs"}  # an author
+
+
+def test_the_opening_lines_can_name_the_person_behind_a_label():
+    # Constructed: a transcript with no title metadata whose first line names the speaker.
+    text = (
+        "Remarks by Ambassador Linda Thomas-Greenfield at a UN Security Council Briefing\n\n"
+        "AMBASSADOR THOMAS-GREENFIELD: Thank you, Madam President.\n\n"
+        "QUESTION: Ambassador, a follow-up?\n\n"
+        "Ambassador Thomas-Greenfield: Yes."
+    )
+    passages = passages_for(make_document(text))
+    assert [p.cited_speaker for p in passages] == [
+        None,
+        "Linda Thomas-Greenfield (AMBASSADOR THOMAS-GREENFIELD)",
+        "a reporter (QUESTION)",
+        "Linda Thomas-Greenfield (Ambassador Thomas-Greenfield)",  # a title in mixed case, resolved too
+    ]
