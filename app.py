@@ -14,7 +14,7 @@ import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import streamlit as st
 
@@ -306,6 +306,7 @@ def quote_html(quote: Quote, number: int | None = None) -> str:
         f'<blockquote class="qa-passage" data-doc="{escape(quote.doc_id)}" data-start="{quote.start}" '
         f'data-end="{quote.end}">{passage}</blockquote>'
         f'<p class="qa-links"><a href="{link}" target="_blank">Open in the document at ¶{quote.paragraph} ↗</a>'
+        f"{source_link_html(quote.url)}"
         f'<button type="button" class="qa-copy" data-copy="{copy}">Copy quote with citation</button></p>'
         "</div>"
     )
@@ -377,6 +378,16 @@ def _block(doc_id: str, text: str, start: int, end: int, label: str, cited: tupl
         f'<div class="{css}"><span class="qa-pnum">{label}</span><div class="qa-text" data-doc="{escape(doc_id)}" '
         f'data-start="{start}" data-end="{end}">{body}</div></div>'
     )
+
+
+def source_link_html(url: str | None) -> str:
+    """A quote's link to its source on the web ('Source: bidenwhitehouse.archives.gov ↗'); '' without one."""
+    if not url:
+        return ""
+    if not url.startswith(("https://", "http://")):
+        return f'<span class="qa-source">Source: {escape(url)}</span>'
+    site = urlsplit(url).netloc or url
+    return f'<a class="qa-source" href="{escape(url)}" target="_blank" rel="noopener">Source: {escape(site)} ↗</a>'
 
 
 def link_html(url: str) -> str:

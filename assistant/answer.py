@@ -18,6 +18,8 @@ class Quote:
     """One verbatim passage with where it comes from.
 
     `text == document_text[start:end]`, and the highlight is a sub-range of it.
+    `speaker` is who says it ('Jen Psaki', 'a reporter'), `speaker_label` the transcript's label
+    for them exactly as written ('MS. PSAKI', 'Q'); `url` the document's source, if known.
     `is_match` is False for a closest passage shown when nothing answers.
     """
 
@@ -36,6 +38,8 @@ class Quote:
     score: float
     citation: str
     is_match: bool = True
+    speaker_label: str | None = None
+    url: str | None = None
 
     @property
     def source(self) -> str:
@@ -44,8 +48,10 @@ class Quote:
 
     @property
     def attribution(self) -> str:
-        """The line that presents the quote as its source's words, never the assistant's."""
-        return f"According to {self.citation}:"
+        """The line that presents the quote as its source's words, never the assistant's (no link)."""
+        link = f", {self.url}"
+        citation = self.citation[: -len(link)] if self.url and self.citation.endswith(link) else self.citation
+        return f"According to {citation}:"
 
     @property
     def highlight(self) -> str:
@@ -58,6 +64,7 @@ class Quote:
             "title": self.title,
             "author": self.author,
             "speaker": self.speaker,
+            "speaker_label": self.speaker_label,
             "date": self.date,
             "paragraph": self.paragraph,
             "start": self.start,
@@ -66,6 +73,7 @@ class Quote:
             "highlight": {"start": self.highlight_start, "end": self.highlight_end},
             "score": round(self.score, 4),
             "citation": self.citation,
+            "url": self.url,
         }
 
 
@@ -135,11 +143,17 @@ def highlight_span(passage: Passage, question: Question, sentence_scorer=None, a
 
 
 def citation_for(document: DocumentInfo, passage: Passage) -> str:
-    """E.g. 'Zhao Lijian, Ministry of Foreign Affairs regular press conference, 28 July 2022, ¶3'."""
+    """Who, in which document, when, which paragraph, and the source link when there is one.
+
+    E.g. 'Zhao Lijian, Ministry of Foreign Affairs regular press conference, 28 July 2022, ¶3', or
+    'Jen Psaki (MS. PSAKI), Press Briefing by Press Secretary Jen Psaki, March 2, 2021, 2 March 2021,
+    ¶12, https://...': a speaker resolved from a transcript's label shows the label as written.
+    """
     meta = document.metadata
-    who = passage.speaker or meta.author
+    who = passage.cited_speaker or meta.author
     what = meta.citation_title or meta.title
-    parts = [who, what if what != who else None, format_date(meta.date) or "undated", f"¶{passage.paragraph}"]
+    when = format_date(meta.date) or "undated"
+    parts = [who, what if what != who else None, when, f"¶{passage.paragraph}", meta.url]
     return ", ".join(part for part in parts if part)
 
 
@@ -152,6 +166,7 @@ def metadata_rows(metadata: Metadata) -> list[tuple[str, str]]:
         ("Date", format_date(metadata.date)),
         ("Place", metadata.place),
         ("Reference", metadata.reference),
+        ("Published", metadata.published_time),
         ("Source", metadata.url),
     ]
     return [(label, value) for label, value in rows if value]
@@ -191,6 +206,8 @@ def _quote(hit: Hit, document: DocumentInfo, question: Question, sentence_scorer
         score=hit.relevance,
         citation=citation_for(document, passage),
         is_match=hit.is_match,
+        speaker_label=passage.speaker_label,
+        url=document.metadata.url,
     )
 
 

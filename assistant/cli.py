@@ -173,6 +173,8 @@ def _readable(answer) -> str:
         if quote.highlight != quote.text:
             lines.append(f"    Best sentence: “{quote.highlight}”")
         lines.append(f"    {quote.path} chars {quote.start}-{quote.end}, relevance {quote.score:.2f}")
+        if quote.url:
+            lines.append(f"    Source: {quote.url}")
     return "\n".join(lines)
 
 

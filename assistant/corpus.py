@@ -15,7 +15,18 @@ from assistant.errors import CorpusError
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf")
 CATALOG_NAME = "catalog.yaml"
-METADATA_FIELDS = ("title", "citation_title", "author", "speaker", "kind", "date", "place", "reference", "url")
+METADATA_FIELDS = (
+    "title",
+    "citation_title",
+    "author",
+    "speaker",
+    "kind",
+    "date",
+    "place",
+    "reference",
+    "url",
+    "published_time",
+)
 HTML_BLOCKS = [
     "p",
     "div",
@@ -43,6 +54,24 @@ HTML_BLOCKS = [
     "main",
 ]
 FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
+# A date as sites write one: 2021-03-02, 2021-03, 2021, or a date and time ('2021-03-02 17:00:00-05:00').
+ISO_DATE = re.compile(
+    r"(?P<year>\d{4})(?:-(?P<month>\d{2})(?:-(?P<day>\d{2})"
+    r"(?P<time>[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:[Zz]|[+-]\d{2}(?::?\d{2})?)?)?)?)?"
+)
+# Markdown's backslash escapes (`Jen\_Psaki`), and characters that only steer line breaking.
+MARKDOWN_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
+INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"))
+
+
+class _TextDatesLoader(yaml.SafeLoader):
+    """YAML with dates and times left as written, so a bad one ('2024-02-30') is reported by its field."""
+
+
+_TextDatesLoader.yaml_implicit_resolvers = {
+    first: [(tag, pattern) for tag, pattern in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
 
 
 @dataclass(frozen=True)
@@ -58,6 +87,7 @@ class Metadata:
     place: str | None = None
     reference: str | None = None
     url: str | None = None
+    published_time: str | None = None  # ISO 8601 date and time as the source gives it, offset included
 
     def to_json(self) -> dict:
         return {name: getattr(self, name) for name in METADATA_FIELDS}
@@ -185,7 +215,7 @@ def load_catalog(corpus_dir: Path) -> dict[str, dict]:
     if not path.exists():
         return {}
     try:
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        loaded = yaml.load(path.read_text(encoding="utf-8"), Loader=_TextDatesLoader) or {}
     except (yaml.YAMLError, UnicodeDecodeError) as error:
         raise CorpusError(f"{path} is not valid YAML: {error}") from error
     if not isinstance(loaded, dict) or not all(isinstance(v, dict) for v in loaded.values()):
@@ -199,8 +229,13 @@ def title_from_filename(path: Path) -> str:
     return words[:1].upper() + words[1:] if words else Path(path).name
 
 
-def normalise_date(value) -> str | None:
-    """An ISO date string from a YAML date, datetime or string; None when it is not a date."""
+def normalise_date(value, field_name: str = "date") -> str | None:
+    """An ISO date ('2021-03-02', '2021-03' or '2021') from a date, a datetime, or a string holding either.
+
+    A date and time gives its date as written, in its own time zone ('2021-03-02 23:30:00-05:00'
+    is 2 March). None when there is no value or the string is not a date at all ('undated').
+    Raises ValueError naming `field_name` for a date that does not exist ('2024-02-30').
+    """
     if value is None:
         return None
     if isinstance(value, dt.datetime):
@@ -208,14 +243,43 @@ def normalise_date(value) -> str | None:
     if isinstance(value, dt.date):
         return value.isoformat()
     text = str(value).strip()
-    if re.fullmatch(r"\d{4}(-\d{2}(-\d{2})?)?", text):
-        try:
-            if len(text) == 10:
-                dt.date.fromisoformat(text)
-            return text
-        except ValueError:
-            return None
-    return None
+    match = ISO_DATE.fullmatch(text)
+    if not match:
+        return None
+    year, month, day = (int(match.group(part) or 1) for part in ("year", "month", "day"))
+    try:
+        iso = dt.date(year, month, day).isoformat()
+    except ValueError as error:
+        raise ValueError(f"metadata field '{field_name}': '{text}' is not a valid date ({error})") from None
+    return iso if match.group("day") else iso[:7] if match.group("month") else iso[:4]
+
+
+def normalise_datetime(value, field_name: str = "published_time") -> str | None:
+    """An ISO date and time ('2021-03-02T17:00:00-05:00'), or a date, from a datetime, date or string.
+
+    None when there is no value or the string is not a date; raises ValueError naming
+    `field_name` for a date or time that does not exist.
+    """
+    if isinstance(value, dt.date):  # datetime included
+        return value.isoformat()
+    date = normalise_date(value, field_name)
+    match = ISO_DATE.fullmatch(str(value).strip()) if date else None
+    if not match or not match.group("time"):
+        return date
+    try:
+        return dt.datetime.fromisoformat(f"{date}T{match.group('time')[1:]}").isoformat()
+    except ValueError as error:
+        raise ValueError(f"metadata field '{field_name}': '{value}' is not a valid time ({error})") from None
+
+
+def clean_text(value) -> str | None:
+    """A metadata string as a reader should see it: Markdown escapes undone ('Jen\\_Psaki' ->
+    'Jen_Psaki'), non-breaking and other spaces made plain and collapsed, invisible characters
+    (word joiners, soft hyphens) dropped. None for an empty value."""
+    if value is None:
+        return None
+    text = MARKDOWN_ESCAPE.sub(r"\1", str(value).translate(INVISIBLE))
+    return " ".join(text.split()) or None
 
 
 def _doc_id(relative: Path, taken: set[str]) -> str:
@@ -237,28 +301,35 @@ def _front_matter(text: str) -> tuple[dict, int]:
     if not match:
         return {}, 0
     try:
-        loaded = yaml.safe_load(match.group(1)) or {}
+        loaded = yaml.load(match.group(1), Loader=_TextDatesLoader) or {}
     except yaml.YAMLError:
         return {}, 0
     return (loaded if isinstance(loaded, dict) else {}), match.end()
 
 
 def _metadata(source: SourceFile, fields: dict) -> Metadata:
-    def text(name: str) -> str | None:
-        value = fields.get(name)
-        return str(value).strip() or None if value is not None else None
+    """Metadata from front matter or catalog fields; raises ValueError naming a field whose date is bad."""
 
+    def text(name: str) -> str | None:
+        return clean_text(fields.get(name))
+
+    published = normalise_datetime(fields.get("published_time"), "published_time")
     return Metadata(
         title=text("title") or title_from_filename(source.path),
         citation_title=text("citation_title"),
         author=text("author"),
         speaker=text("speaker"),
         kind=text("kind"),
-        date=normalise_date(fields.get("date")),
+        date=normalise_date(fields.get("date"), "date") or (published[:10] if published else None),
         place=text("place"),
         reference=text("reference"),
-        url=text("url") or text("source_url"),
+        url=_url(fields.get("url")) or _url(fields.get("source_url")),
+        published_time=published,
     )
+
+
+def _url(value) -> str | None:
+    return str(value).strip() or None if value is not None else None
 
 
 def _html_text(html: str) -> tuple[str, dict]:

@@ -116,12 +116,9 @@ class QuoteEngine:
         return None, None
 
     def people(self) -> list[str]:
-        """Every author and speaker, for filters."""
-        rows = self.index.query(
-            "SELECT author FROM documents WHERE author IS NOT NULL UNION "
-            "SELECT speaker FROM passages WHERE speaker IS NOT NULL"
-        )
-        return sorted(row[0] for row in rows)
+        """Every author and speaker across documents, each person once (not each label), for filters."""
+        authors = {row[0] for row in self.index.query("SELECT author FROM documents WHERE author IS NOT NULL")}
+        return sorted(authors | set(self.index.people()))
 
     def update(self, progress: ProgressCallback | None = None) -> tuple[IngestReport, QuoteEngine]:
         """Ingest changes in the corpus; return the report and an engine on the new index."""

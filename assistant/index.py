@@ -29,9 +29,9 @@ from assistant.corpus import Document, Metadata, Skipped, SourceFile, read_docum
 from assistant.embedding import Embedder, model_label
 from assistant.errors import CorpusError, IndexCorruptError, IndexMissingError, UnknownDocumentError
 from assistant.keywords import KeywordIndex
-from assistant.passages import Passage, Span, passages_for
+from assistant.passages import Passage, Span, passages_for, people_from_speakers
 
-FORMAT_VERSION = 3  # 3: the BM25 keyword index moved from FTS5 to bm25s (keywords/)
+FORMAT_VERSION = 4  # 4: passages keep their speaker label as written; documents their published_time
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 DATABASE = "passages.sqlite"
@@ -46,11 +46,12 @@ CREATE TABLE documents (
     doc_id TEXT PRIMARY KEY, path TEXT NOT NULL, format TEXT NOT NULL, sha256 TEXT NOT NULL,
     fingerprint TEXT NOT NULL, body_start INTEGER NOT NULL, text TEXT NOT NULL,
     title TEXT NOT NULL, citation_title TEXT, author TEXT, speaker TEXT, kind TEXT, date TEXT,
-    place TEXT, reference TEXT, url TEXT, first_passage INTEGER NOT NULL, passage_count INTEGER NOT NULL
+    place TEXT, reference TEXT, url TEXT, published_time TEXT,
+    first_passage INTEGER NOT NULL, passage_count INTEGER NOT NULL
 );
 CREATE TABLE passages (
     id INTEGER PRIMARY KEY, doc_id TEXT NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL,
-    paragraph INTEGER NOT NULL, speaker TEXT, text TEXT NOT NULL, sentences TEXT NOT NULL
+    paragraph INTEGER NOT NULL, speaker TEXT, text TEXT NOT NULL, sentences TEXT NOT NULL, speaker_label TEXT
 );
 CREATE INDEX passages_doc ON passages (doc_id, id);
 CREATE VIRTUAL TABLE passages_fts USING fts5 (
@@ -132,6 +133,7 @@ class Index:
         self._db = connection
         self._lock = threading.Lock()
         self._matrix: np.ndarray | None = None
+        self._people: dict[str, tuple[str, ...]] | None = None
 
     @classmethod
     def load(cls, index_dir: Path) -> Index:
@@ -177,7 +179,7 @@ class Index:
             return {}
         marks = ",".join("?" * len(ids))
         rows = self.query(
-            f'SELECT id, doc_id, start, "end", paragraph, speaker, text, sentences FROM passages WHERE id IN ({marks})',
+            f"SELECT {_PASSAGE_COLUMNS} FROM passages WHERE id IN ({marks})",
             ids,
         )
         return {row[0]: _passage(row) for row in rows}
@@ -185,11 +187,24 @@ class Index:
     def document_passages(self, doc_id: str) -> list[Passage]:
         """All passages of one document, in order."""
         rows = self.query(
-            'SELECT id, doc_id, start, "end", paragraph, speaker, text, sentences FROM passages '
-            "WHERE doc_id = ? ORDER BY id",
+            f"SELECT {_PASSAGE_COLUMNS} FROM passages WHERE doc_id = ? ORDER BY id",
             [doc_id],
         )
         return [_passage(row) for row in rows]
+
+    def people(self) -> dict[str, tuple[str, ...]]:
+        """Every speaker across documents, each person once: {name: the passage speaker values that are them}.
+
+        'Jen Psaki' resolved in one briefing and `MS. PSAKI` left as written in another are one
+        person (see passages.people_from_speakers). Computed once per loaded index.
+        """
+        if self._people is None:
+            rows = self.query(
+                "SELECT speaker, speaker_label, count(*) FROM passages WHERE speaker IS NOT NULL "
+                "GROUP BY speaker, speaker_label"
+            )
+            self._people = people_from_speakers(rows)
+        return self._people
 
     def documents(self) -> list[DocumentInfo]:
         """Every indexed document, ordered by date then id."""
@@ -454,7 +469,7 @@ def _reuse(old: Index, source: SourceFile) -> tuple[Document, list[Passage], np.
 def _insert_document(connection: sqlite3.Connection, document: Document, passages: list[Passage], first: int):
     meta = document.metadata
     connection.execute(
-        "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (
             document.doc_id,
             str(document.path),
@@ -472,12 +487,13 @@ def _insert_document(connection: sqlite3.Connection, document: Document, passage
             meta.place,
             meta.reference,
             meta.url,
+            meta.published_time,
             first,
             len(passages),
         ),
     )
     connection.executemany(
-        "INSERT INTO passages VALUES (?,?,?,?,?,?,?,?)",
+        "INSERT INTO passages VALUES (?,?,?,?,?,?,?,?,?)",
         [
             (
                 first + i,
@@ -488,6 +504,7 @@ def _insert_document(connection: sqlite3.Connection, document: Document, passage
                 p.speaker,
                 p.text,
                 json.dumps([[s.start, s.end] for s in p.sentences]),
+                p.speaker_label,
             )
             for i, p in enumerate(passages)
         ],
@@ -570,13 +587,15 @@ def _corrupt(index_dir: Path, reason: str) -> str:
 
 
 def _passage(row: tuple) -> Passage:
-    _, doc_id, start, end, paragraph, speaker, text, sentences = row
-    return Passage(doc_id, start, end, paragraph, speaker, text, tuple(Span(a, b) for a, b in json.loads(sentences)))
+    _, doc_id, start, end, paragraph, speaker, text, sentences, label = row
+    spans = tuple(Span(a, b) for a, b in json.loads(sentences))
+    return Passage(doc_id, start, end, paragraph, speaker, text, spans, label)
 
 
+_PASSAGE_COLUMNS = 'id, doc_id, start, "end", paragraph, speaker, text, sentences, speaker_label'
 _DOCUMENT_COLUMNS = (
     "doc_id, path, format, title, citation_title, author, speaker, kind, date, place, reference, url, "
-    "passage_count, first_passage"
+    "published_time, passage_count, first_passage"
 )
 
 

@@ -2,24 +2,123 @@
 
 Nothing here copies or cleans text: every span is (start, end) into the document's text,
 so `document.text[start:end] == passage.text` holds by construction, and is tested.
+
+Transcripts mark a turn with a label at the start of a line: `MS. PSAKI:`, `Zhao Lijian:`,
+`China Daily:`, `QUESTION:`, `A:`, or a bare `Q` (a reporter). Every passage of a turn gets its
+speaker, resolved to a name where the document's title or opening lines give one
+("Press Secretary Jen Psaki" makes `MS. PSAKI` Jen Psaki); the label stays as written.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
+from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from assistant.config import PassageSettings
 from assistant.corpus import Document
 
-# A blank line (possibly holding spaces or tabs), with any line-ending convention.
-PARAGRAPH_BREAK = re.compile(r"(?:\r\n|\r|\n)[ \t\f\v]*(?:(?:\r\n|\r|\n)[ \t\f\v]*)+")
+# Horizontal whitespace: anything \s matches except line ends (so non-breaking spaces count).
+_SPACE = r"[^\S\r\n]"
+# A blank line (possibly holding spaces, tabs or non-breaking spaces), with any line-ending convention.
+PARAGRAPH_BREAK = re.compile(rf"(?:\r\n|\r|\n){_SPACE}*(?:(?:\r\n|\r|\n){_SPACE}*)+")
 LINE_BREAK = re.compile(r"\r\n|\r|\n")
 # Ends a line that closes a paragraph in one-paragraph-a-line documents.
 CLOSING_PUNCTUATION = tuple('.!?:;)"”’»。！？')
 # Sentence end: punctuation, optional closing quotes/brackets, then whitespace; or CJK full stop.
 SENTENCE_END = re.compile(r"[.!?…]+[\"'”’»)\]]*(?=\s)|[。！？]+[」』”’）]*")
-SPEAKER_LABEL = re.compile(r"(?P<name>[A-Z][\w.'’-]*(?: [A-Z][\w.'’-]*){0,4}):[ \t]+\S")
+# A turn label: a bare Q (a reporter, no colon: `Q    Thanks, Jen.`), or capitalised words and a
+# colon (`MS. PSAKI:`, `MS.  PSAKI:`, `Zhao Lijian:`, `Q:`), then text on the same line.
+SPEAKER_LABEL = re.compile(
+    rf"(?P<name>Q(?={_SPACE}+(?!&|and\b)\S)|[A-Z][\w.'’-]*(?:{_SPACE}{{1,2}}[A-Z][\w.'’-]*){{0,5}}(?=:))"
+    rf":?(?={_SPACE}+\S)"
+)
+# Paragraphs that belong to no one: `(Laughter.)`, `3:31 P.M. EDT`, `END`, `END  1:32 P.M. EST`.
+_TIME = r"\d{1,2}:\d{2}\s*[AaPp]\.?\s*[Mm]\.?(?:\s+[A-Z]{2,4})?"
+STAGE_NOTE = re.compile(rf"(?:\([^()]*\)\.?\s*)+|{_TIME}|(?P<end>END)(?:\s+{_TIME})?")
+REPORTER_LABELS = frozenset(["q", "question", "reporter", "reporters", "journalist", "photojournalist", "press"])
+ANSWER_LABELS = frozenset(["a", "answer"])
+#: What a passage in a reporter's turn is attributed to when the transcript does not name the outlet.
+REPORTER = "a reporter"
+# Words that name a role, not a person: they end a name when reading back from a surname in a title,
+# and a label ending in one (`SENIOR ADMINISTRATION OFFICIAL:`) is never resolved to a name.
+ROLE_WORDS = frozenset(
+    [
+        "a",
+        "acting",
+        "administration",
+        "administrator",
+        "adviser",
+        "advisers",
+        "advisor",
+        "aide",
+        "ambassador",
+        "and",
+        "assistant",
+        "at",
+        "attorney",
+        "briefing",
+        "by",
+        "call",
+        "chair",
+        "chairman",
+        "chairwoman",
+        "chief",
+        "commissioner",
+        "coordinator",
+        "council",
+        "counselor",
+        "deputy",
+        "director",
+        "doctor",
+        "dr",
+        "envoy",
+        "first",
+        "for",
+        "general",
+        "governor",
+        "house",
+        "in",
+        "lady",
+        "mayor",
+        "member",
+        "minister",
+        "moderator",
+        "mr",
+        "mrs",
+        "ms",
+        "national",
+        "of",
+        "office",
+        "official",
+        "officials",
+        "on",
+        "operator",
+        "president",
+        "presidential",
+        "press",
+        "principal",
+        "representative",
+        "response",
+        "secretary",
+        "security",
+        "senator",
+        "senior",
+        "special",
+        "spokesman",
+        "spokesperson",
+        "spokeswoman",
+        "staff",
+        "surgeon",
+        "team",
+        "the",
+        "to",
+        "vice",
+        "with",
+    ]
+)
 ABBREVIATIONS = frozenset(
     [
         "mr",
@@ -87,8 +186,11 @@ class Passage:
     """A unit of retrieval and quotation: one paragraph, or a window of sentences of a long one.
 
     `paragraph` is the 1-based paragraph number in the document, for citations;
-    `speaker` is who speaks in it (the turn's label in a transcript, else the
-    document's speaker, else None); `sentences` are spans inside [start, end).
+    `speaker` is who speaks in it: in a transcript the turn's speaker, resolved to a name
+    where the document gives one ("Jen Psaki"), REPORTER for a reporter's turn, else the
+    label itself; outside turns the document's speaker, else None. `speaker_label` is the
+    turn's label exactly as written ("MS. PSAKI", "Q"), None outside turns.
+    `sentences` are spans inside [start, end).
     """
 
     doc_id: str
@@ -98,33 +200,194 @@ class Passage:
     speaker: str | None
     text: str
     sentences: tuple[Span, ...]
+    speaker_label: str | None = None
+
+    @property
+    def cited_speaker(self) -> str | None:
+        """The speaker as a citation names them: 'Jen Psaki (MS. PSAKI)', 'a reporter (Q)', 'Zhao Lijian'."""
+        return cited_speaker(self.speaker, self.speaker_label)
+
+
+@dataclass(frozen=True)
+class Turn:
+    """Whose words a run of paragraphs are: the label as written (None outside turns) and the speaker."""
+
+    label: str | None
+    speaker: str | None
+
+
+def cited_speaker(speaker: str | None, label: str | None) -> str | None:
+    """'Jen Psaki (MS. PSAKI)' when the label was resolved to a name, else the speaker alone."""
+    if speaker and label and _fold(label) != _fold(speaker):
+        return f"{speaker} ({label})"
+    return speaker
 
 
 def passages_for(document: Document, settings: PassageSettings | None = None) -> list[Passage]:
-    """Cut a document into passages, in document order."""
+    """Cut a document into passages, in document order, each with its turn's speaker."""
     settings = settings or PassageSettings()
     text = document.text
     paragraphs = paragraph_spans(text, document.body_start)
-    labels = [SPEAKER_LABEL.match(text, span.start) for span in paragraphs]
+    labels = [label_at(text, span.start) for span in paragraphs]
+    in_capitals = _labels_in_capitals(labels)
+    labels = _in_style(labels, in_capitals)
     is_transcript = sum(label is not None for label in labels) >= 2
-    speaker = document.metadata.speaker
+    if is_transcript:  # a label may also open a line inside a paragraph
+        paragraphs = _split_at_turns(text, paragraphs, [label for label in labels if label], in_capitals)
+        labels = _in_style([label_at(text, span.start) for span in paragraphs], in_capitals)
+    first_turn = next((span.start for span, label in zip(paragraphs, labels) if label), len(text))
+    resolve = SpeakerResolver(document, text[document.body_start : first_turn])
+    turn = Turn(None, document.metadata.speaker)  # before the first label: the document's speaker
     passages = []
     for number, (span, label) in enumerate(zip(paragraphs, labels), start=1):
-        if is_transcript and label is not None:
-            speaker = label.group("name")
+        note = STAGE_NOTE.fullmatch(text, span.start, span.end) if is_transcript else None
+        if note is not None:  # belongs to no one; the turn goes on after it, unless it is the END
+            owner = Turn(None, None)
+            turn = owner if note.group("end") else turn
+        else:
+            turn = resolve(label) if is_transcript and label else turn
+            owner = turn
         sentences = sentence_spans(text, span.start, span.end, settings.max_chars)
         for window in _windows(sentences, settings.max_chars):
             start, end = window[0].start, window[-1].end
-            passages.append(Passage(document.doc_id, start, end, number, speaker, text[start:end], tuple(window)))
+            passages.append(
+                Passage(document.doc_id, start, end, number, owner.speaker, text[start:end], tuple(window), owner.label)
+            )
     return passages
+
+
+def label_at(text: str, position: int) -> str | None:
+    """The turn label starting at `position` (after any spaces on its line), exactly as written; else None."""
+    while position < len(text) and text[position] in " \t\xa0":
+        position += 1
+    match = SPEAKER_LABEL.match(text, position)
+    return match.group("name") if match else None
+
+
+class SpeakerResolver:
+    """Who a turn label stands for in one document: `resolver(label) -> Turn`.
+
+    Reporters' labels (`Q`, `QUESTION:`) stand for REPORTER; answers (`A:`) for the document's
+    speaker or author; a label in capitals (or opening with a title, `Ms. Psaki:`) whose last
+    word is a surname named in the document's title, speaker field or opening lines, all
+    naming one person (`MS. PSAKI` and "Press Secretary Jen Psaki"), for that name; any other
+    label (`SENIOR ADMINISTRATION OFFICIAL`, `Zhao Lijian`, `China Daily`) for itself.
+    """
+
+    def __init__(self, document: Document, opening: str) -> None:
+        meta = document.metadata
+        self._sources = [s for s in (meta.title, meta.citation_title, meta.speaker, opening[:1000]) if s]
+        self._answerer = meta.speaker or meta.author
+        self._turns: dict[str, Turn] = {}
+
+    def __call__(self, label: str) -> Turn:
+        if label not in self._turns:
+            self._turns[label] = Turn(label, self._speaker(label))
+        return self._turns[label]
+
+    def _speaker(self, label: str) -> str:
+        words = label.split()
+        if _fold(label) in REPORTER_LABELS:
+            return REPORTER
+        if _fold(label) in ANSWER_LABELS:
+            return self._answerer or label
+        surname = words[-1]
+        titled = label.isupper() or _fold(words[0]).strip(".") in ROLE_WORDS
+        if not titled or _fold(surname).strip(".") in ROLE_WORDS:
+            return label
+        names = {_fold(n): n for source in self._sources for n in names_ending_in(source, surname)}
+        return names.popitem()[1] if len(names) == 1 else label
+
+
+def names_ending_in(text: str, surname: str) -> list[str]:
+    """Personal names in `text` ending in `surname` (case and accents ignored), with their given names.
+
+    'Press Secretary Jen Psaki, March 2' and 'PSAKI' give ['Jen Psaki']; a surname with no
+    given name before it ('Secretary Buttigieg') gives nothing.
+    """
+    words = [m.group() for m in re.finditer(r"[^\W\d_][\w’'-]*\.?", text)]
+    wanted = _fold(surname).strip(".")
+    names = []
+    for i, word in enumerate(words):
+        if _fold(word).strip(".") != wanted or not word[0].isupper():
+            continue
+        given: list[str] = []
+        j = i - 1
+        while j >= 0 and _is_given_name(words[j]) and (not given or _is_initial(given[0])):
+            given.insert(0, words[j])
+            j -= 1
+        if given:
+            names.append(" ".join([*given, word.rstrip(".")]))
+    return names
+
+
+def people_from_speakers(rows: Iterable[tuple[str, str | None, int]]) -> dict[str, tuple[str, ...]]:
+    """Each person once, with every speaker value that stands for them across documents.
+
+    Takes (speaker, speaker_label, passage count) rows, one per distinct pair. Returns
+    {name: (speaker values, ...)} sorted by name, the values being what `passages.speaker`
+    holds, for a filter. One person, however written:
+    - a name with or without middle initials ('Vivek H. Murthy', 'Vivek Murthy');
+    - a label where it stayed unresolved ('MS. PSAKI', 'MS.  PSAKI') and the one name it
+      resolved to elsewhere ('Jen Psaki'); failing that, the one resolved name sharing its
+      surname ('DR. MURTHY' and 'Vivek H. Murthy'). Two names for a label or surname (two
+      ambassadors Jacobson) merge nothing.
+    The name shown is the most used spelling.
+    """
+    rows = list(rows)
+    by_label: dict[str, set[str]] = defaultdict(set)
+    by_surname: dict[str, set[str]] = defaultdict(set)
+    for speaker, label, _ in rows:
+        if _resolved(speaker, label):
+            by_label[_fold(label)].add(_name_key(speaker))
+            by_surname[_fold(speaker.split()[-1])].add(_name_key(speaker))
+    values: dict[str, set[str]] = defaultdict(set)
+    spellings: dict[str, Counter] = defaultdict(Counter)
+    for speaker, label, count in rows:
+        key = _name_key(speaker)
+        if label is not None and not _resolved(speaker, label) and speaker != REPORTER:
+            same = by_label.get(_fold(label)) or (by_surname.get(_fold(label.split()[-1])) if label.isupper() else None)
+            key = next(iter(same)) if same and len(same) == 1 else key
+        values[key].add(speaker)
+        spellings[key][speaker] += count
+    people = {}
+    for key, group in values.items():
+        # the most used spelling of the name itself, not of a label merged into it
+        name = next((name for name, _ in spellings[key].most_common() if _name_key(name) == key), min(group))
+        people[name] = tuple(sorted(group))
+    return dict(sorted(people.items(), key=lambda item: item[0].casefold()))
+
+
+def same_person(people: dict[str, tuple[str, ...]], names: Iterable[str]) -> set[str]:
+    """Every speaker value that is the same person as one of `names` (a name or a label as written).
+
+    `people` is what people_from_speakers returns; a name it does not know stands for itself.
+    """
+    found = set()
+    for name in names:
+        group = people.get(name) or next((g for g in people.values() if _fold(name) in map(_fold, g)), ())
+        found |= {name, *group}
+    return found
+
+
+def _resolved(speaker: str, label: str | None) -> bool:
+    """Whether a turn label was resolved to a person's name (not a reporter, not an answer, not itself)."""
+    return bool(label) and speaker != REPORTER and _fold(label) not in ANSWER_LABELS and _fold(label) != _fold(speaker)
+
+
+def _name_key(name: str) -> str:
+    """A name for comparing: folded, middle initials dropped ('Vivek H. Murthy' == 'VIVEK MURTHY')."""
+    return _fold(" ".join(word for word in name.split() if not _is_initial(word)))
 
 
 def paragraph_spans(text: str, start: int = 0) -> list[Span]:
     """Paragraphs of text[start:], trimmed of surrounding whitespace.
 
-    Blank lines always separate paragraphs. In documents written one paragraph a line
-    (most characters on lines over 100 characters), a line break after closing
-    punctuation does too; short lines without it (an address block) stay together.
+    Blank lines (which may hold spaces) always separate paragraphs; lines hard-wrapped
+    inside a paragraph, Markdown line breaks included, stay together. In documents written
+    one paragraph a line (most characters on lines over 100 characters), a line break after
+    closing punctuation separates paragraphs too; short lines without it (an address block)
+    stay together.
     """
     blocks = _split(text, start, len(text), PARAGRAPH_BREAK)
     if _one_paragraph_a_line(text, start):
@@ -214,3 +477,65 @@ def _cut_long(text: str, sentence: Span, max_chars: int) -> list[Span]:
     if (span := _trim(text, start, sentence.end)) is not None:
         pieces.append(span)
     return pieces
+
+
+def _labels_in_capitals(labels: list[str | None]) -> set[str] | None:
+    """The labels (folded) of a transcript that writes them in capitals, like `MS. PSAKI:`; else None.
+
+    Such a transcript writes 'Second:' or 'Dr. Walensky: “...”' (a quotation read out) only
+    as prose.
+    """
+    capitals = [_fold(label) for label in labels if label and label.isupper()]
+    return set(capitals) if len(capitals) * 2 > sum(label is not None for label in labels) else None
+
+
+def _in_style(labels: list[str | None], in_capitals: set[str] | None) -> list[str | None]:
+    """Labels that are turns: in a capitals transcript, mixed case only as another spelling ('Moderator:')."""
+    if in_capitals is None:
+        return labels
+    return [label if label and (label.isupper() or _fold(label) in in_capitals) else None for label in labels]
+
+
+def _split_at_turns(
+    text: str, paragraphs: list[Span], opening_labels: list[str], in_capitals: set[str] | None
+) -> list[Span]:
+    """Start a new paragraph where a line inside one opens with a turn label.
+
+    Counted there: a label that opens a paragraph elsewhere in the document, and a label in
+    capitals that is a reporter's or shares a surname with one of those (`PSAKI:` after a line
+    ending 'MS.'). In a capitals transcript only capitals count, so 'First, for\nDr. Walensky:'
+    in a reporter's question, or a wrapped line starting 'COVID-19: Wear a mask', stays put.
+    """
+    known = {_fold(label) for label in opening_labels}
+    surnames = {_fold(label.split()[-1]) for label in opening_labels if label.isupper()}
+    pieces = []
+    for paragraph in paragraphs:
+        cursor = paragraph.start
+        for line_break in LINE_BREAK.finditer(text, paragraph.start, paragraph.end):
+            label = label_at(text, line_break.end())
+            if label is None or (in_capitals is not None and not label.isupper()):
+                continue
+            folded, surname = _fold(label), _fold(label.split()[-1])
+            if folded in known or (label.isupper() and (folded in REPORTER_LABELS or surname in surnames)):
+                if (span := _trim(text, cursor, line_break.start())) is not None:
+                    pieces.append(span)
+                cursor = line_break.end()
+        if (span := _trim(text, cursor, paragraph.end)) is not None:
+            pieces.append(span)
+    return pieces
+
+
+def _fold(text: str) -> str:
+    """For comparing names and labels: accents, case and runs of spaces ignored ('MUNOZ' == 'Muñoz')."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).casefold().split())
+
+
+def _is_given_name(word: str) -> bool:
+    if _is_initial(word):
+        return True
+    return word[0].isupper() and not word.isupper() and _fold(word).strip(".") not in ROLE_WORDS
+
+
+def _is_initial(word: str) -> bool:
+    return len(word) == 2 and word[0].isupper() and word[1] == "."

@@ -28,7 +28,7 @@ from assistant.embedding import Embedder
 from assistant.errors import QuestionError
 from assistant.index import Index
 from assistant.keywords import STOPWORDS, WORD, content_words
-from assistant.passages import Passage, Span
+from assistant.passages import Passage, Span, same_person
 
 MAX_QUESTION_CHARS = 2000
 DENSE_WEIGHT = 0.7  # on the labelled seed questions 0.4-0.8 gave top-1 0.57-0.61; 0.7 was best (docs/benchmarks.md)
@@ -324,9 +324,11 @@ class Searcher:
             clauses.append(f"p.doc_id IN ({','.join('?' * len(filters.doc_ids))})")
             parameters += filters.doc_ids
         if filters.people:
-            marks = ",".join("?" * len(filters.people))
-            clauses.append(f"(d.author IN ({marks}) OR p.speaker IN ({marks}))")
-            parameters += filters.people * 2
+            # one person may be written several ways ('Jen Psaki', 'MS. PSAKI')
+            speakers = sorted(same_person(self.index.people(), filters.people))
+            authors_marks, speaker_marks = ",".join("?" * len(filters.people)), ",".join("?" * len(speakers))
+            clauses.append(f"(d.author IN ({authors_marks}) OR p.speaker IN ({speaker_marks}))")
+            parameters += [*filters.people, *speakers]
         if filters.date_from:
             clauses.append("d.date >= ?")
             parameters.append(filters.date_from)

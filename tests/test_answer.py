@@ -2,7 +2,34 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
 from assistant.answer import format_date
+from assistant.config import Settings
+from assistant.engine import QuoteEngine
+from assistant.index import ingest
+from assistant.search import Filters
+
+TRANSCRIPTS = Path(__file__).resolve().parent / "data" / "transcripts"
+GRANHOLM_URL = (
+    "https://bidenwhitehouse.archives.gov/briefing-room/press-briefings/2021/04/08/"
+    "press-briefing-by-press-secretary-jen-psaki-and-secretary-of-energy-jennifer-granholm-april-8-2021/"
+)
+# Constructed: a gaggle whose title does not name the press secretary, so her label stays as written.
+UNNAMED_GAGGLE = """---
+title: Press Gaggle Aboard Air Force One
+date: 2021-05-05
+---
+MS. PSAKI:\xa0 Good morning.\xa0 The ATF nominee will be confirmed, we expect.
+
+Q\xa0\xa0\xa0 Thanks.\xa0 Any update on the ATF nominee?
+
+MS. PSAKI:\xa0 Nothing new on the nominee today.
+"""
 
 NOTE = "2023-09-14-china-un-mission-note-verbale"
 QUOTE_KEYS = [
@@ -11,6 +38,7 @@ QUOTE_KEYS = [
     "title",
     "author",
     "speaker",
+    "speaker_label",
     "date",
     "paragraph",
     "start",
@@ -19,6 +47,7 @@ QUOTE_KEYS = [
     "highlight",
     "score",
     "citation",
+    "url",
 ]
 
 
@@ -67,3 +96,64 @@ def test_format_date():
     assert format_date("2023-09") == "September 2023"
     assert format_date("2023") == "2023"
     assert format_date(None) is None
+
+
+@pytest.fixture
+def briefings_engine(tmp_path, fake_embedder) -> QuoteEngine:
+    """The real transcript excerpts and one constructed gaggle, indexed with the fake embedder."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for path in TRANSCRIPTS.glob("*.md"):
+        if path.name != "README.md":
+            shutil.copyfile(path, corpus / path.name)
+    (corpus / "2021-05-05-unnamed-gaggle.md").write_text(UNNAMED_GAGGLE, encoding="utf-8")
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", model="fake-bag-of-words", threshold=0.3)
+    ingest(settings, fake_embedder)
+    return QuoteEngine.open(settings, fake_embedder)
+
+
+def test_a_briefing_quote_cites_speaker_label_document_date_paragraph_and_source(briefings_engine):
+    answer = briefings_engine.ask('What did the press secretary say about his confirmation: "up to Congress"?')
+    quote = next(q for q in answer.quotes if q.text.startswith("MS. PSAKI:\xa0 Well, it’s up to Congress."))
+    assert (quote.speaker, quote.speaker_label, quote.date, quote.url) == (
+        "Jen Psaki",
+        "MS. PSAKI",
+        "2021-04-08",
+        GRANHOLM_URL,
+    )
+    assert quote.citation == (
+        "Jen Psaki (MS. PSAKI), Press Briefing by Press Secretary Jen Psaki and Secretary of Energy Jennifer Granholm, "
+        f"April 8, 2021, 8 April 2021, ¶27, {GRANHOLM_URL}"
+    )
+    assert quote.attribution == (
+        "According to Jen Psaki (MS. PSAKI), Press Briefing by Press Secretary Jen Psaki and Secretary of Energy "
+        "Jennifer Granholm, April 8, 2021, 8 April 2021, ¶27:"
+    )
+    data = json.loads(json.dumps(quote.to_json()))
+    assert (data["speaker"], data["speaker_label"], data["url"]) == ("Jen Psaki", "MS. PSAKI", GRANHOLM_URL)
+
+
+def test_a_reporters_question_is_cited_to_a_reporter(briefings_engine):
+    answer = briefings_engine.ask('Was the White House worried about "an uphill battle"?')
+    quote = next(q for q in answer.quotes if "uphill battle" in q.text and q.text.startswith("Q"))
+    assert quote.citation.startswith("a reporter (Q), Press Briefing by Press Secretary Jen Psaki and Secretary")
+    assert (quote.speaker, quote.speaker_label) == ("a reporter", "Q")
+
+
+def test_people_across_briefings_are_listed_once_and_filter_as_one(briefings_engine):
+    people = briefings_engine.people()
+    assert "Jen Psaki" in people and "MS. PSAKI" not in people  # resolved elsewhere: the same person
+    assert {"Karine Jean-Pierre", "Pete Buttigieg", "SENIOR ADMINISTRATION OFFICIAL", "a reporter"} <= set(people)
+    assert len(people) == len(set(people))
+    answer = briefings_engine.ask("ATF nominee", top_k=20, filters=Filters(people=("Jen Psaki",)))
+    assert {q.speaker for q in answer.quotes} == {"Jen Psaki", "MS. PSAKI"}
+    assert "2021-05-05-unnamed-gaggle" in {q.doc_id for q in answer.quotes}
+    assert all(q.speaker_label != "Q" for q in answer.quotes)
+
+
+def test_the_command_line_prints_the_source_link_under_a_quote(briefings_engine):
+    from assistant.cli import _readable
+
+    printed = _readable(briefings_engine.ask('"up to Congress"', top_k=1))
+    assert "[1] According to Jen Psaki (MS. PSAKI), Press Briefing by Press Secretary Jen Psaki" in printed
+    assert f"\n    Source: {GRANHOLM_URL}" in printed

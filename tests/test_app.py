@@ -595,3 +595,46 @@ def test_real_follow_up_not_found_and_verbatim(real_corpus: Path) -> None:
     )
     assert NOT_FOUND in [m.value for m in at.markdown]
     assert assert_verbatim(at, real_corpus) > 10
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (
+            "https://bidenwhitehouse.archives.gov/briefing-room/x/",
+            '<a class="qa-source" href="https://bidenwhitehouse.archives.gov/briefing-room/x/" target="_blank" '
+            'rel="noopener">Source: bidenwhitehouse.archives.gov ↗</a>',
+        ),
+        ("javascript:alert(1)", '<span class="qa-source">Source: javascript:alert(1)</span>'),  # never a link
+        (None, None),
+    ],
+)
+def test_a_quote_card_links_the_source_when_the_document_has_one(url, shown):
+    from app import quote_html
+    from assistant.answer import Quote
+
+    text = "MS. PSAKI:\xa0 Well, it’s up to Congress."
+    quote = Quote(
+        "d",
+        "/c/d.md",
+        "Briefing",
+        None,
+        "Jen Psaki",
+        "2021-04-08",
+        3,
+        0,
+        len(text),
+        text,
+        0,
+        len(text),
+        0.5,
+        "Jen Psaki (MS. PSAKI), Briefing, 8 April 2021, ¶3",
+        speaker_label="MS. PSAKI",
+        url=url,
+    )
+    card = quote_html(quote)
+    assert "According to Jen Psaki (MS. PSAKI), Briefing, 8 April 2021, ¶3:" in card
+    if shown is None:
+        assert "qa-source" not in card
+    else:
+        assert shown in card

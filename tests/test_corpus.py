@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
-from assistant.corpus import read_document, scan_corpus, title_from_filename
+from assistant.corpus import SourceFile, read_document, scan_corpus, title_from_filename
 from assistant.errors import CorpusError
 from tests.conftest import minimal_pdf
 
@@ -146,3 +147,101 @@ def test_invalid_catalog_is_a_clear_error(tmp_path):
 
 def test_title_from_filename():
     assert title_from_filename(Path("2023-09-14_note-verbale.txt")) == "2023 09 14 note verbale"
+
+
+TRANSCRIPTS = Path(__file__).resolve().parent / "data" / "transcripts"
+
+
+def test_published_front_matter_gives_date_source_time_and_a_plain_title():
+    """A real briefing's front matter: quoted date, source_url, published_time, a title with YAML escapes."""
+    path = TRANSCRIPTS / "2021-04-08-psaki-granholm.md"
+    assert b'title: "Press Briefing by Press Secretary Jen\\_Psaki and Secretary of Energy Jennifer\\\n' in (
+        path.read_bytes()
+    )
+    metadata = read_document(SourceFile(path.stem, path, "h", 0)).metadata
+    assert (
+        metadata.title
+        == "Press Briefing by Press Secretary Jen Psaki and Secretary of Energy Jennifer Granholm, April 8, 2021"
+    )
+    assert metadata.date == "2021-04-08"
+    assert metadata.published_time == "2021-04-08T17:45:00-04:00"
+    assert metadata.url == (
+        "https://bidenwhitehouse.archives.gov/briefing-room/press-briefings/2021/04/08/"
+        "press-briefing-by-press-secretary-jen-psaki-and-secretary-of-energy-jennifer-granholm-april-8-2021/"
+    )
+
+
+@pytest.mark.parametrize(
+    ("front", "date"),
+    [
+        ("date: '2022-10-20'", "2022-10-20"),
+        ("date: 2022-10-20", "2022-10-20"),
+        ("date: 2022-10-20 23:30:00-04:00", "2022-10-20"),  # the day as published, not converted to UTC
+        ("date: 2022-10-20T23:30:00Z", "2022-10-20"),
+        ('date: "2022-10"', "2022-10"),
+        ("date: 2022", "2022"),
+        ("published_time: 2022-10-20 17:45:00-04:00", "2022-10-20"),  # no date: the published day
+        ("date: 2022-10-21\npublished_time: 2022-10-20 17:45:00-04:00", "2022-10-21"),
+    ],
+)
+def test_dates_as_sites_write_them(tmp_path, front, date):
+    (tmp_path / "briefing.md").write_text(f"---\n{front}\n---\nText.", encoding="utf-8")
+    (source,), _ = scan_corpus(tmp_path)
+    assert read_document(source).metadata.date == date
+
+
+@pytest.mark.parametrize(
+    ("front", "field", "message"),
+    [
+        ("date: 2024-02-30", "date", "'2024-02-30' is not a valid date (day is out of range for month)"),
+        ("date: '2024-13-01'", "date", "'2024-13-01' is not a valid date (month must be in 1..12)"),
+        ("published_time: 2024-02-30 10:00:00", "published_time", "'2024-02-30 10:00:00' is not a valid date"),
+        ("published_time: 2024-02-01 25:00:00", "published_time", "is not a valid time"),
+    ],
+)
+def test_a_date_that_does_not_exist_is_refused_naming_its_field(tmp_path, front, field, message):
+    (tmp_path / "briefing.md").write_text(f"---\ntitle: T\n{front}\n---\nText.", encoding="utf-8")
+    (source,), _ = scan_corpus(tmp_path)
+    with pytest.raises(ValueError, match=re.escape(f"metadata field '{field}': ") + ".*" + re.escape(message)):
+        read_document(source)
+
+
+def test_a_bad_date_in_the_catalog_is_refused_naming_its_field(tmp_path):
+    (tmp_path / "catalog.yaml").write_text("note.txt:\n  date: 2023-02-29\n", encoding="utf-8")
+    (tmp_path / "note.txt").write_text("Text.", encoding="utf-8")
+    (source,), _ = scan_corpus(tmp_path)
+    with pytest.raises(ValueError, match="metadata field 'date': '2023-02-29' is not a valid date"):
+        read_document(source)
+
+
+@pytest.mark.parametrize(
+    ("front", "url"),
+    [
+        ("source_url: https://example.org/a", "https://example.org/a"),
+        ("url: https://example.org/b", "https://example.org/b"),
+        ("url: https://example.org/b\nsource_url: https://example.org/a", "https://example.org/b"),
+        ("title: no link", None),
+    ],
+)
+def test_source_url_or_url(tmp_path, front, url):
+    (tmp_path / "briefing.md").write_text(f"---\n{front}\n---\nText.", encoding="utf-8")
+    (source,), _ = scan_corpus(tmp_path)
+    assert read_document(source).metadata.url == url
+
+
+@pytest.mark.parametrize(
+    ("title", "shown"),
+    [
+        (
+            '"Press Briefing by Press Secretary Jen\\_Psaki, March 2,\\_2021"',
+            "Press Briefing by Press Secretary Jen Psaki, March 2, 2021",
+        ),
+        ('"COVID-\\u206019 Response Team"', "COVID-19 Response Team"),  # a word joiner
+        (r"Statement on the \*G7\* summit \#2", "Statement on the *G7* summit #2"),  # Markdown escapes
+        (r"'snake\_case and a \\ backslash'", r"snake_case and a \ backslash"),
+    ],
+)
+def test_titles_are_shown_unescaped(tmp_path, title, shown):
+    (tmp_path / "briefing.md").write_text(f"---\ntitle: {title}\n---\nText.", encoding="utf-8")
+    (source,), _ = scan_corpus(tmp_path)
+    assert read_document(source).metadata.title == shown

@@ -10,9 +10,62 @@ from hypothesis import strategies as st
 
 from assistant.config import PassageSettings
 from assistant.corpus import Document, Metadata, SourceFile, read_document
-from assistant.passages import passages_for, sentence_spans
+from assistant.passages import (
+    REPORTER,
+    label_at,
+    names_ending_in,
+    passages_for,
+    people_from_speakers,
+    same_person,
+    sentence_spans,
+)
 
 SEEDS = Path(__file__).resolve().parent.parent / "corpus"
+TRANSCRIPTS = Path(__file__).resolve().parent / "data" / "transcripts"
+BRIEFINGS = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "whitehouse-briefings-2021"
+#: Each excerpt in tests/data/transcripts: its source in BRIEFINGS and the (first, last) lines it copies.
+EXCERPTS = {
+    "2021-04-08-psaki-granholm.md": (
+        "2021-04/2021-04-08-press-briefing-by-press-secretary-jen-psaki-and-secretary-of-energy-jennifer-granholm-"
+        "april-8-2021.md",
+        [(1, 55), (164, 200), (654, 690), (1474, 1484)],
+    ),
+    "2021-04-09-psaki-buttigieg.md": (
+        "2021-04/2021-04-09-press-briefing-by-press-secretary-jen-psaki-and-secretary-of-transportation-pete-"
+        "buttigieg-april-9-2021.md",
+        [(1, 10), (37, 46), (111, 141)],
+    ),
+    "2021-03-03-covid-response-team.md": (
+        "2021-03/2021-03-03-press-briefing-by-white-house-covid-19-response-team-and-public-health-officials-10.md",
+        [(1, 32), (185, 198), (282, 300)],
+    ),
+    "2021-06-14-background-call-nato.md": (
+        "2021-06/2021-06-14-background-press-call-by-a-senior-administration-official-on-president-bidens-"
+        "engagements-at-nato-summit.md",
+        [(1, 128)],
+    ),
+    "2021-07-28-gaggle-jean-pierre.md": (
+        "2021-07/2021-07-28-press-gaggle-by-principal-deputy-press-secretary-karine-jean-pierre-aboard-air-force-"
+        "one-en-route-allentown-pa.md",
+        [(1, 152)],
+    ),
+    "2021-01-21-psaki-fauci.md": (
+        "2021-01/2021-01-21-press-briefing-by-press-secretary-jen-psaki-january-21-2021.md",
+        [(1, 9), (156, 178)],
+    ),
+    "2021-01-22-psaki-deese.md": (
+        "2021-01/2021-01-22-press-briefing-by-press-secretary-jen-psaki-and-national-economic-director-brian-deese.md",
+        [(1, 10), (876, 902)],
+    ),
+    "2021-09-02-covid-response-team.md": (
+        "2021-09/2021-09-02-press-briefing-by-white-house-covid-19-response-team-and-public-health-officials-54.md",
+        [(1, 10), (247, 278)],
+    ),
+    "2021-03-02-psaki-end.md": (
+        "2021-03/2021-03-02-press-briefing-by-press-secretary-jen-psaki-march-2-2021.md",
+        [(1, 14), (88, 103), (1185, 1191)],
+    ),
+}
 
 
 def make_document(text: str, speaker: str | None = None, body_start: int = 0) -> Document:
@@ -38,6 +91,10 @@ text_pieces = st.lists(
     st.one_of(
         st.text(min_size=0, max_size=80),
         st.sampled_from(["\n", "\r\n", "\n\n", "\r\n\r\n", "\t", ". ", "。", "Mr. ", "Zhao Lijian: ", "“", "🙂", " "]),
+        # transcript pieces: labels with non-breaking spaces, a reporter, stage notes, lines of spaces
+        st.sampled_from(
+            ["\nMS. PSAKI:\xa0 ", "\nQ\xa0\xa0\xa0 ", "Q: ", "\n(Laughter.)\n", "\nEND\n", "  \n", "\n\xa0 \n"]
+        ),
     ),
     max_size=40,
 ).map("".join)
@@ -167,3 +224,276 @@ def test_every_un_general_debate_speech_keeps_the_invariant():
         document = read_document(SourceFile(path.stem, path, digest, path.stat().st_size))
         total += len(assert_verbatim(document))
     assert total > 50_000
+
+
+# --- Speaker turns in real transcripts (tests/data/transcripts, byte-exact excerpts; see its README) ---
+
+
+def transcript(name: str, max_chars: int = 1000) -> tuple[Document, list]:
+    """An excerpt read as the corpus reads it, and its passages (the offset invariant checked)."""
+    path = TRANSCRIPTS / name
+    document = read_document(SourceFile(path.stem, path, "h", path.stat().st_size))
+    return document, assert_verbatim(document, max_chars)
+
+
+def turns(passages: list) -> list[tuple[int, str | None, str]]:
+    """(paragraph, speaker as cited, the paragraph's first 30 characters) for each paragraph."""
+    seen = {}
+    for p in passages:
+        seen.setdefault(p.paragraph, (p.paragraph, p.cited_speaker, p.text[:30]))
+    return list(seen.values())
+
+
+@pytest.mark.skipif(not BRIEFINGS.is_dir(), reason="shared/data/whitehouse-briefings-2021 is not beside the repo")
+@pytest.mark.parametrize("name", sorted(EXCERPTS))
+def test_transcript_excerpts_are_byte_exact_lines_of_the_published_transcripts(name):
+    source, ranges = EXCERPTS[name]
+    lines = (BRIEFINGS / source).read_bytes().splitlines(keepends=True)
+    assert (TRANSCRIPTS / name).read_bytes() == b"".join(b"".join(lines[a - 1 : b]) for a, b in ranges)
+
+
+def test_capital_labels_with_non_breaking_spaces_resolve_to_the_names_in_the_title():
+    document, passages = transcript("2021-04-08-psaki-granholm.md")
+    assert document.text[passages[2].start : passages[2].start + 12] == "MS. PSAKI:\xa0 "
+    assert turns(passages)[:4] == [
+        (1, None, "James S. Brady Press Briefing "),  # the place and the time belong to no one
+        (2, None, "12:44 P.M. EDT"),
+        (3, "Jen Psaki (MS. PSAKI)", "MS. PSAKI:\xa0 Hi, everyone.\xa0 Oka"),
+        (4, "Jen Psaki (MS. PSAKI)", "Secretary Granholm is just the"),
+    ]
+    granholm = [p for p in passages if p.text.startswith("SECRETARY GRANHOLM:")]
+    assert len(granholm) == 3
+    assert {(p.speaker, p.speaker_label) for p in granholm} == {("Jennifer Granholm", "SECRETARY GRANHOLM")}
+    first = granholm[0]
+    assert "\n(Laughter.)\xa0 The double binder stack here." in first.text  # a stage note inside a turn stays in it
+
+
+def test_secretary_buttigieg_is_resolved_from_the_title():
+    _, passages = transcript("2021-04-09-psaki-buttigieg.md")
+    labelled = {(p.speaker_label, p.speaker) for p in passages if p.speaker_label}
+    assert labelled == {
+        ("SECRETARY BUTTIGIEG", "Pete Buttigieg"),
+        ("MS. PSAKI", "Jen Psaki"),
+        ("Q", REPORTER),
+    }
+
+
+def test_reporters_questions_are_a_reporters_never_the_officials():
+    _, passages = transcript("2021-04-08-psaki-granholm.md")
+    questions = [p for p in passages if p.text.startswith("Q\xa0\xa0\xa0 ")]
+    assert len(questions) == 6
+    assert {(p.speaker, p.speaker_label, p.cited_speaker) for p in questions} == {(REPORTER, "Q", "a reporter (Q)")}
+    chipman = next(p for p in passages if "formally nominate David Chipman" in p.text)
+    assert chipman.speaker == REPORTER
+    assert chipman.text.endswith("When is he\nexpecting to formally nominate David Chipman to this role?")
+
+
+def test_a_label_opening_a_line_with_no_blank_line_before_it_starts_a_new_turn():
+    document, passages = transcript("2021-04-08-psaki-granholm.md")
+    confirmed = document.text.index("confirmed?  \nMS. PSAKI:")
+    question = next(p for p in passages if p.start < confirmed < p.end)
+    answer = next(p for p in passages if p.start == confirmed + len("confirmed?  \n"))
+    assert question.speaker == REPORTER and question.text.endswith("get him\nconfirmed?")
+    assert (answer.speaker, answer.paragraph) == ("Jen Psaki", question.paragraph + 1)
+    assert answer.text.startswith("MS. PSAKI:\xa0 Well, it’s up to Congress.")
+
+
+def test_a_label_broken_across_lines_still_starts_its_turn():
+    document, passages = transcript("2021-01-22-psaki-deese.md")
+    broken = next(p for p in passages if p.text.startswith("PSAKI:"))
+    assert document.text[broken.start - 5 : broken.start] == "\xa0MS.\n"
+    assert (broken.speaker, broken.speaker_label) == ("Jen Psaki", "PSAKI")
+
+
+def test_a_reporter_naming_an_official_mid_question_keeps_the_question():
+    document, passages = transcript("2021-09-02-covid-response-team.md")
+    question = next(p for p in passages if "First, for\nDr. Walensky: State health officials" in p.text)
+    assert question.speaker == REPORTER and question.text.startswith("Q\xa0\xa0\xa0 Hi.")
+    assert [p.cited_speaker for p in passages if p.speaker_label == "DR. WALENSKY"] != []
+    assert label_at(document.text, document.text.index("Dr. Walensky: State")) == "Dr. Walensky"  # a label shape...
+    assert all(p.speaker_label != "Dr. Walensky" for p in passages)  # ...that this transcript never uses
+
+
+def test_labels_the_title_does_not_name_stay_as_written():
+    _, passages = transcript("2021-03-03-covid-response-team.md")
+    assert {p.speaker for p in passages if p.speaker_label} == {
+        "ACTING ADMINISTRATOR SLAVITT",
+        "DR. FAUCI",
+        "MODERATOR",
+        REPORTER,
+    }
+    fauci = next(p for p in passages if p.speaker_label == "DR. FAUCI")
+    assert fauci.text.startswith("DR. FAUCI:\xa0\xa0Thank you very much, Dr. Walensky.")
+    assert fauci.cited_speaker == "DR. FAUCI"
+
+
+def test_anonymous_officials_and_moderators_are_never_given_a_name():
+    _, passages = transcript("2021-06-14-background-call-nato.md")
+    assert [(n, who) for n, who, _ in turns(passages) if n in (1, 2, 3, 4, 13, 14, 15, 20, 21)] == [
+        (1, None),  # Via Teleconference
+        (2, None),  # 3:08 P.M. CEST
+        (3, "MODERATOR"),
+        (4, "SENIOR ADMINISTRATION OFFICIAL"),
+        (13, "SENIOR ADMINISTRATION OFFICIAL"),  # \[Redacted.\] goes on in the official's turn
+        (14, "a reporter (Q)"),  # `Q` and a single space
+        (15, "SENIOR ADMINISTRATION OFFICIAL"),
+        (20, "SENIOR ADMINISTRATION OFFICIAL"),
+        (21, None),  # 3:32 P.M. CEST
+    ]
+
+
+def test_a_gaggle_attributes_every_turn():
+    _, passages = transcript("2021-07-28-gaggle-jean-pierre.md")
+    assert passages[0].text == "Aboard Air Force One  \nEn Route Allentown, Pennsylvania"  # a Markdown line break
+    speakers = [who for _, who, _ in turns(passages)]
+    assert speakers.count("Karine Jean-Pierre (MS. JEAN-PIERRE)") == 25
+    assert speakers.count("a reporter (Q)") == 5
+    assert speakers[-3:] == ["MS. HAYES", "Karine Jean-Pierre (MS. JEAN-PIERRE)", None]
+
+
+def test_a_stage_note_belongs_to_no_one_and_the_turn_goes_on_after_it():
+    _, passages = transcript("2021-01-21-psaki-fauci.md")
+    assert [(who, text[:14]) for _, who, text in turns(passages)][1:6] == [
+        ("DR. FAUCI", "DR. FAUCI:\xa0 No"),
+        ("DR. FAUCI", "But, you know,"),
+        (None, "(Laughter.)"),
+        ("DR. FAUCI", "Yeah."),
+        ("a reporter (Q)", "Q\xa0\xa0\xa0 Dr.\xa0 Fauc"),
+    ]
+
+
+def test_end_and_its_time_on_a_line_of_non_breaking_spaces_belong_to_no_one():
+    _, passages = transcript("2021-03-02-psaki-end.md")
+    assert passages[0].text == "12:39 P.M. EST" and passages[0].speaker is None
+    assert passages[-2].speaker == "Jen Psaki"
+    end = passages[-1]
+    assert end.text.startswith("END\xa0") and end.text.endswith("1:32 P.M. EST")
+    assert (end.speaker, end.speaker_label) == (None, None)
+
+
+def test_every_passage_of_a_long_turn_keeps_its_speaker_however_it_is_cut():
+    _, passages = transcript("2021-07-28-gaggle-jean-pierre.md", max_chars=120)
+    by_paragraph: dict[int, set] = {}
+    for p in passages:
+        by_paragraph.setdefault(p.paragraph, set()).add(p.speaker)
+    assert all(len(speakers) == 1 for speakers in by_paragraph.values())
+    longest = max(by_paragraph, key=lambda n: sum(p.paragraph == n for p in passages))
+    windows = [p for p in passages if p.paragraph == longest]
+    assert len(windows) >= 4 and {p.speaker for p in windows} == {"Karine Jean-Pierre"}
+
+
+def test_seed_transcript_labels_are_kept_as_written():
+    document = read_document(_source("2022-07-28-mfa-press-conference-zhao-lijian.txt"))
+    passages = assert_verbatim(document)
+    assert {(p.speaker_label, p.cited_speaker) for p in passages} == {
+        ("China Daily", "China Daily"),  # the outlet the transcript names
+        ("Zhao Lijian", "Zhao Lijian"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Constructed, in the way State Department and UN transcripts write turns: none of the shared
+        # real transcripts uses `Q:`, `QUESTION:`, `A:` or a tab after the label.
+        (
+            "QUESTION: Will the minister travel?\n\nMR. PRICE: He will.\n\nQUESTION:\tWhen?",
+            [(REPORTER, "QUESTION"), ("Ned Price", "MR. PRICE"), (REPORTER, "QUESTION")],
+        ),
+        (
+            "Q: Will the minister travel?\n\nA: He will.\n\nQ: When?\n\nA: Soon.",
+            [(REPORTER, "Q"), ("Spokesperson Ned Price", "A"), (REPORTER, "Q"), ("Spokesperson Ned Price", "A")],
+        ),
+    ],
+    ids=["QUESTION-and-tab", "Q-colon-and-A"],
+)
+def test_question_and_answer_labels(text, expected):
+    document = Document(
+        "d",
+        Path("d.md"),
+        "md",
+        text,
+        Metadata("Department Press Briefing by Ned Price", speaker="Spokesperson Ned Price"),
+        "h",
+        "f",
+    )
+    assert [(p.speaker, p.speaker_label) for p in passages_for(document)] == expected
+
+
+def test_names_ending_in_a_surname_take_the_given_name_and_initials():
+    title = "Press Briefing by Press Secretary Jen Psaki, Secretary of Housing Marcia L. Fudge, and Secretary Kerry"
+    assert names_ending_in(title, "PSAKI") == ["Jen Psaki"]
+    assert names_ending_in(title, "FUDGE") == ["Marcia L. Fudge"]
+    assert names_ending_in(title, "KERRY") == []  # a title, not a given name, before it
+    assert names_ending_in("Remarks by Mayor Francis Suárez", "SUAREZ") == ["Francis Suárez"]
+
+
+def test_people_are_counted_once_however_their_label_is_written():
+    rows = [
+        ("Jen Psaki", "MS. PSAKI", 300),
+        ("MS. PSAKI", "MS. PSAKI", 6),  # a briefing whose title does not name her
+        ("MS.\xa0 PSAKI", "MS.\xa0 PSAKI", 1),
+        ("Vivek H. Murthy", "SURGEON GENERAL MURTHY", 40),
+        ("DR. MURTHY", "DR. MURTHY", 150),  # the one Murthy named anywhere
+        ("Roberta Jacobson", "AMBASSADOR JACOBSON", 70),
+        ("Tracey Jacobson", "AMBASSADOR JACOBSON", 20),
+        ("SENIOR ADMINISTRATION OFFICIAL", "SENIOR ADMINISTRATION OFFICIAL", 900),
+        (REPORTER, "Q", 5000),
+        ("Zhao Lijian", None, 4),  # a document's speaker, no label
+        ("Zhao Lijian", "Zhao Lijian", 4),
+    ]
+    assert people_from_speakers(rows) == {
+        REPORTER: (REPORTER,),
+        "Jen Psaki": ("Jen Psaki", "MS. PSAKI", "MS.\xa0 PSAKI"),
+        "Roberta Jacobson": ("Roberta Jacobson",),
+        "SENIOR ADMINISTRATION OFFICIAL": ("SENIOR ADMINISTRATION OFFICIAL",),
+        "Tracey Jacobson": ("Tracey Jacobson",),
+        "Vivek H. Murthy": ("DR. MURTHY", "Vivek H. Murthy"),
+        "Zhao Lijian": ("Zhao Lijian",),
+    }
+
+
+@pytest.mark.skipif(not BRIEFINGS.is_dir(), reason="shared/data/whitehouse-briefings-2021 is not beside the repo")
+def test_every_2021_briefing_keeps_the_invariant_and_gives_reporters_their_words():
+    """365 real transcripts: offsets, and no passage opening a reporter's turn attributed to anyone else."""
+    files = sorted(BRIEFINGS.rglob("2021-*.md"))
+    assert len(files) == 365
+    passages, speakers = [], set()
+    for path in files:
+        document = read_document(SourceFile(path.stem, path, "h", path.stat().st_size))
+        for passage in assert_verbatim(document):
+            passages.append(passage)
+            speakers.add(passage.speaker)
+            label = label_at(passage.text, 0)
+            if passage.text[:1] == "Q" and label == "Q":
+                assert (passage.speaker, passage.speaker_label) == (REPORTER, "Q"), (path.name, passage.text[:80])
+            if label is not None and label.isupper():
+                assert passage.speaker_label == label, (path.name, passage.text[:80])
+    assert len(passages) > 60_000
+    reporters = [p for p in passages if p.speaker == REPORTER]
+    assert len(reporters) > 15_000 and all(p.speaker_label in ("Q", "PHOTOJOURNALIST") for p in reporters)
+    assert {"Jen Psaki", "Karine Jean-Pierre", "Pete Buttigieg", "SENIOR ADMINISTRATION OFFICIAL"} <= speakers
+
+
+def test_same_person_finds_every_way_a_person_is_written():
+    people = people_from_speakers([("Jen Psaki", "MS. PSAKI", 3), ("MS. PSAKI", "MS. PSAKI", 1), (REPORTER, "Q", 9)])
+    assert same_person(people, ["Jen Psaki"]) == {"Jen Psaki", "MS. PSAKI"}
+    assert same_person(people, ["ms. psaki"]) == {"ms. psaki", "Jen Psaki", "MS. PSAKI"}  # a label, any case
+    assert same_person(people, ["Ministry of Foreign Affairs"]) == {"Ministry of Foreign Affairs"}  # an author
+
+
+def test_the_opening_lines_can_name_the_person_behind_a_label():
+    # Constructed: a transcript with no title metadata whose first line names the speaker.
+    text = (
+        "Remarks by Ambassador Linda Thomas-Greenfield at a UN Security Council Briefing\n\n"
+        "AMBASSADOR THOMAS-GREENFIELD: Thank you, Madam President.\n\n"
+        "QUESTION: Ambassador, a follow-up?\n\n"
+        "Ambassador Thomas-Greenfield: Yes."
+    )
+    passages = passages_for(make_document(text))
+    assert [p.cited_speaker for p in passages] == [
+        None,
+        "Linda Thomas-Greenfield (AMBASSADOR THOMAS-GREENFIELD)",
+        "a reporter (QUESTION)",
+        "Linda Thomas-Greenfield (Ambassador Thomas-Greenfield)",  # a title in mixed case, resolved too
+    ]
