@@ -86,6 +86,10 @@ class Answer:
     quotes: list[Quote] = field(default_factory=list)
     message: str | None = None
     searched_for: str | None = None
+    #: The restriction read from the question and applied ('Jen Psaki, 4 March 2021'), if any.
+    restricted_to: str | None = None
+    #: Said when the question named people or dates but nothing from them answered, so all was searched.
+    restriction_note: str | None = None
 
     @property
     def summary(self) -> str:
@@ -98,6 +102,8 @@ class Answer:
         return {
             "question": self.question,
             "answered": self.answered,
+            "restricted_to": self.restricted_to,
+            "restriction_note": self.restriction_note,
             "quotes": [quote.to_json() for quote in self.quotes],
         }
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -13,6 +13,7 @@ from assistant.errors import IndexCorruptError, UnknownDocumentError
 from assistant.index import DocumentInfo, Index, IngestReport, ProgressCallback, ingest, is_stale
 from assistant.passages import Passage
 from assistant.search import MAX_QUESTION_CHARS, Filters, Question, Searcher, contextualize, parse_question
+from assistant.steering import Steerer, Steering
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class QuoteEngine:
         self.reranker = reranker
         self.searcher = Searcher(index, embedder, settings.threshold, reranker)
         self._documents = {info.doc_id: info for info in index.documents()}
+        self._steerer: Steerer | None = None
 
     @classmethod
     def open(
@@ -75,11 +77,14 @@ class QuoteEngine:
         previous: str | None = None,
         strict: bool = False,
         mode: str | None = None,
+        steer: bool = True,
     ) -> Answer:
         """Quote the passages that answer a question.
 
         `previous` is the question before it in a conversation, used when this one
-        is a short follow-up. `mode` is "reranked" (the default with a reranker), "hybrid" (the
+        is a short follow-up. With `steer`, people and dates the question names restrict the
+        search (assistant/steering.py); the answer says so in `restricted_to`, and when nothing
+        within them answers, the whole collection is searched and `restriction_note` says that. `mode` is "reranked" (the default with a reranker), "hybrid" (the
         default without), or a baseline, "dense" or "keyword". Raises QuestionError for an empty or too long question
         and ValueError for a top_k outside 1..100.
         """
@@ -91,9 +96,31 @@ class QuoteEngine:
             room = MAX_QUESTION_CHARS - len(parsed.text) - 1
             context = " ".join(previous.split())[-room:] if room > 0 else ""
             searched = Question(contextualize(parsed.text, context).strip(), parsed.phrases)
-        result = self.searcher.search(searched, top_k=top_k, filters=filters, mode=mode)
+        steering = self.steerer.read(parsed.text) if steer else Steering()
+        steered = _with_steering(filters or Filters(), steering)
+        restricted_to = note = None
+        if steered is not None:
+            result = self.searcher.search(searched, top_k=top_k, filters=steered, mode=mode)
+            if result.answered:
+                restricted_to = steering.description
+            else:
+                note = (
+                    f"Nothing from {steering.description} answers this question, so the whole collection was searched."
+                )
+                result = self.searcher.search(searched, top_k=top_k, filters=filters, mode=mode)
+        else:
+            result = self.searcher.search(searched, top_k=top_k, filters=filters, mode=mode)
         answer = build_answer(parsed.text, result, self._documents, self._sentence_scores, strict=strict)
-        return answer
+        return replace(answer, restricted_to=restricted_to, restriction_note=note)
+
+    @property
+    def steerer(self) -> Steerer:
+        """Reads people and dates in questions against this index's speakers, titles and dates (built once)."""
+        if self._steerer is None:
+            documents = self._documents.values()
+            years = [int(d.metadata.date[:4]) for d in documents if d.metadata.date and d.metadata.date[:4].isdigit()]
+            self._steerer = Steerer(self.index.people(), [d.metadata.title for d in documents], years)
+        return self._steerer
 
     def documents(self) -> list[DocumentInfo]:
         """The indexed documents with their metadata and passage counts."""
@@ -128,3 +155,17 @@ class QuoteEngine:
     def _sentence_scores(self, question: str, sentences: list[str]) -> list[float]:
         vectors = self.embedder.encode([question, *sentences])
         return list(np.asarray(vectors[1:] @ vectors[0], dtype=float))
+
+
+def _with_steering(filters: Filters, steering: Steering) -> Filters | None:
+    """The filters with the question's people and dates added; None when that restricts nothing more.
+
+    The user's own choices win: people chosen in the filters are not replaced, nor a chosen date range.
+    """
+    if not steering.active:
+        return None
+    people = filters.people or steering.people
+    date_from = filters.date_from or steering.date_from
+    date_to = filters.date_to or steering.date_to
+    steered = replace(filters, people=tuple(people), date_from=date_from, date_to=date_to)
+    return steered if steered != filters else None

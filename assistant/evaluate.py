@@ -22,12 +22,17 @@ DECIDING_MODES = ("reranked", "hybrid")
 
 @dataclass(frozen=True)
 class LabelledQuestion:
-    """A question with the document and exact text that answer it (both None when nothing does)."""
+    """A question with the document and exact text that answer it (both None when nothing does).
+
+    `speaker` is the label of the turn the answer lies in, as the transcript writes it ('MS. PSAKI', 'Q'),
+    when the set records one.
+    """
 
     id: str
     question: str
     doc_id: str | None
     answer: str | None
+    speaker: str | None = None
 
     @property
     def answerable(self) -> bool:
@@ -43,7 +48,13 @@ def load_labelled(path: Path) -> list[LabelledQuestion]:
         try:
             row = json.loads(line)
             questions.append(
-                LabelledQuestion(str(row.get("id", number)), row["question"], row.get("doc_id"), row.get("answer"))
+                LabelledQuestion(
+                    str(row.get("id", number)),
+                    row["question"],
+                    row.get("doc_id"),
+                    row.get("answer"),
+                    row.get("speaker"),
+                )
             )
         except (ValueError, KeyError, TypeError) as error:
             raise QuestionError(f"{path}, line {number}: needs 'question', 'doc_id' and 'answer'") from error
@@ -75,7 +86,7 @@ def evaluate_labelled(engine, questions: list[LabelledQuestion], modes=None, cal
     best_relevance: dict[str, list[float]] = {"answerable": [], "unanswerable": []}
     first: dict[str, set[str]] = {}  # per mode, the questions whose answer is in the top quote
     for mode in modes:
-        ranks, highlight_hits, abstained, misses = [], [], [], []
+        ranks, highlight_hits, abstained, misses, speakers = [], [], [], [], []
         for labelled in questions:
             answer = engine.ask(labelled.question, top_k=DEPTH, mode=mode)
             if mode == "hybrid":
@@ -88,18 +99,22 @@ def evaluate_labelled(engine, questions: list[LabelledQuestion], modes=None, cal
                 (
                     i
                     for i, q in enumerate(answer.quotes, 1)
-                    if q.doc_id == labelled.doc_id and labelled.answer in q.text
+                    if _same_document(q.doc_id, labelled.doc_id) and labelled.answer in q.text
                 ),
                 None,
             )
             ranks.append(rank)
             if rank is not None:
                 highlight_hits.append(labelled.answer in answer.quotes[rank - 1].highlight)
+                if labelled.speaker:
+                    speakers.append(_same_speaker(answer.quotes[rank - 1], labelled.speaker))
             if rank == 1:
                 first.setdefault(mode, set()).add(labelled.id)
             else:
                 misses.append({"id": labelled.id, "question": labelled.question, "rank": rank})
         report["modes"][mode] = _summary(ranks, highlight_hits, abstained, questions, engine, mode, misses)
+        if speakers:
+            report["modes"][mode]["speaker"] = _ratio(sum(speakers), len(speakers))
         report["modes"][mode]["_first"] = first.get(mode, set())
     if {"dense", "keyword"} <= set(modes) and report["answerable"]:
         # Top-1 if each question could use whichever baseline ranks its answer first: a reference
@@ -139,6 +154,17 @@ def _summary(ranks, highlight_hits, abstained, questions, engine, mode, misses) 
     }
 
 
+def _same_document(doc_id: str, labelled: str | None) -> bool:
+    """A labelled doc_id names the document by its id or by its file name alone ('2021-03/x' is 'x')."""
+    return labelled is not None and (doc_id == labelled or doc_id.rsplit("/", 1)[-1] == labelled)
+
+
+def _same_speaker(quote, label: str) -> bool:
+    """Whether the quote is attributed to the labelled turn: its label as written, else its speaker."""
+    shown = quote.speaker_label or quote.speaker or ""
+    return " ".join(shown.split()).casefold() == " ".join(label.split()).casefold()
+
+
 def evaluate_beir(engine, queries_path: Path, qrels_path: Path) -> dict:
     """nDCG@10 and recall@100 over documents, for each mode, BEIR-style (qrels by document id)."""
     queries = {}
@@ -172,9 +198,9 @@ def evaluate_beir(engine, queries_path: Path, qrels_path: Path) -> dict:
 def format_report(report: dict) -> str:
     """A table for the terminal."""
     modes = report["modes"]
-    columns = list(next(iter(modes.values())).keys() - {"misses"})
+    columns = {key for values in modes.values() for key in values} - {"misses"}
     order = [
-        "top1", "top3", "mrr", "highlight", "abstention_precision", "abstention_recall",
+        "top1", "top3", "mrr", "highlight", "speaker", "abstention_precision", "abstention_recall",
         "unanswerable_declined", "answerable_declined", "ndcg@10", "recall@100",
     ]  # fmt: skip
     columns = [c for c in order if c in columns]
@@ -182,7 +208,7 @@ def format_report(report: dict) -> str:
     lines = [f"{'mode':<20}" + "".join(f"{c:>22}" for c in columns)]
     for mode, values in modes.items():
         label = f"{mode} (shipped)" if mode == shipped else mode if mode in DECIDING_MODES else f"{mode}-only"
-        lines.append(f"{label:<20}" + "".join(f"{_cell(values[c]):>22}" for c in columns))
+        lines.append(f"{label:<20}" + "".join(f"{_cell(values.get(c)):>22}" for c in columns))
     if "better_baseline_top1" in report:
         lines.append(f"\ntop-1 with the better baseline per question (oracle): {report['better_baseline_top1']:.3f}")
     if "calibrated_threshold" in report:

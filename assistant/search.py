@@ -184,7 +184,9 @@ class Searcher:
         query_vector = self.embedder.encode([question.text])[0]
         dense = self._dense(query_vector, depth, allowed) if mode != "keyword" else []
         keyword = keyword_job.result() if keyword_job else []
-        fused = self._fuse(query_vector, dense if mode != "keyword" else [], keyword, "hybrid" if mode == "reranked" else mode)
+        fused = self._fuse(
+            query_vector, dense if mode != "keyword" else [], keyword, "hybrid" if mode == "reranked" else mode
+        )
         if not fused:
             return SearchResult(question, reason="No passage shares a word with the question.")
         if mode == "reranked":

@@ -8,12 +8,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from assistant.config import DEFAULT_RERANKER, Settings
 from assistant.engine import QuoteEngine
 from assistant.errors import RerankerError
 from assistant.reranker import MODEL_FILE, SETTINGS_FILE, Reranker, load_reranker
+
 
 @pytest.fixture(scope="module")
 def shipped() -> Reranker:
@@ -122,10 +125,13 @@ def test_a_bad_threshold_override_is_refused():
 
 # --- in the engine, with the real embedding model --------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def plain_engine(real_engine) -> QuoteEngine:
     """The same index with the reranker turned off: today's behaviour."""
-    settings = Settings(corpus_dir=real_engine.settings.corpus_dir, index_dir=real_engine.settings.index_dir, reranker="none")
+    settings = Settings(
+        corpus_dir=real_engine.settings.corpus_dir, index_dir=real_engine.settings.index_dir, reranker="none"
+    )
     return QuoteEngine.open(settings, embedder=real_engine.embedder)
 
 

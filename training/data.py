@@ -29,9 +29,77 @@ from assistant.passages import sentence_spans
 HELD_OUT_PERCENT = 10
 WORD = re.compile(r"\w+")
 STOPWORDS = frozenset(
-    "a an the of to in on at for by with from and or but is are was were be been being what which who whom "
-    "whose when where why how does do did has have had it its this that these those as into than then there "
-    "their they them he she his her i you we our your not no can could would should will may might".split()
+    [
+        "a",
+        "an",
+        "the",
+        "of",
+        "to",
+        "in",
+        "on",
+        "at",
+        "for",
+        "by",
+        "with",
+        "from",
+        "and",
+        "or",
+        "but",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "being",
+        "what",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "when",
+        "where",
+        "why",
+        "how",
+        "does",
+        "do",
+        "did",
+        "has",
+        "have",
+        "had",
+        "it",
+        "its",
+        "this",
+        "that",
+        "these",
+        "those",
+        "as",
+        "into",
+        "than",
+        "then",
+        "there",
+        "their",
+        "they",
+        "them",
+        "he",
+        "she",
+        "his",
+        "her",
+        "i",
+        "you",
+        "we",
+        "our",
+        "your",
+        "not",
+        "no",
+        "can",
+        "could",
+        "would",
+        "should",
+        "will",
+        "may",
+        "might",
+    ]
 )
 
 
@@ -108,7 +176,9 @@ def _extractive_groups(source, articles, rng, limit=None) -> Iterator[Group]:
 
     `articles` is a list of (key, [(context, [(question, answer_start)])]).
     """
-    all_sentences = [(key, s[2]) for key, paragraphs in articles for context, _ in paragraphs for s in sentences_of(context)]
+    all_sentences = [
+        (key, s[2]) for key, paragraphs in articles for context, _ in paragraphs for s in sentences_of(context)
+    ]
     produced = 0
     for key, paragraphs in articles:
         cut = [sentences_of(context) for context, _ in paragraphs]
@@ -240,10 +310,14 @@ def medquad_groups(path: Path, rng: random.Random, limit: int) -> Iterator[Group
             positive = openings[id(item)]
             if not positive:
                 continue
-            same_page = [openings[id(o)] for o in group if o is not item and openings[id(o)] and openings[id(o)] != positive]
+            same_page = [
+                openings[id(o)] for o in group if o is not item and openings[id(o)] and openings[id(o)] != positive
+            ]
             negatives = rng.sample(same_page, min(2, len(same_page))) + [rng.choice(all_openings)]
             negatives = list(dict.fromkeys(n for n in negatives if n != positive))
-            yield Group("medquad", f"medquad:{focus}", item["question"], (positive, *negatives), (1,) + (0,) * len(negatives))
+            yield Group(
+                "medquad", f"medquad:{focus}", item["question"], (positive, *negatives), (1,) + (0,) * len(negatives)
+            )
 
 
 def conditionalqa_groups(folder: Path, rng: random.Random) -> Iterator[Group]:

@@ -45,8 +45,10 @@ def main(argv=None) -> None:
             for row in rows:
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")
         answerable = sum(r["kind"] == "answerable" for r in rows)
-        print(f"{folder}: {len(list((folder / 'corpus').iterdir()))} documents, {answerable} answerable, "
-              f"{len(rows) - answerable} unanswerable questions")
+        print(
+            f"{folder}: {len(list((folder / 'corpus').iterdir()))} documents, {answerable} answerable, "
+            f"{len(rows) - answerable} unanswerable questions"
+        )
 
 
 def _write(path: Path, title: str, author: str, url: str | None, paragraphs: list[str]) -> str:
@@ -58,14 +60,17 @@ def _write(path: Path, title: str, author: str, url: str | None, paragraphs: lis
 def squad_set(data: Path, half: str, corpus: Path, rng: random.Random, articles: int = 8) -> list[dict]:
     """Eight held-out Wikipedia articles: 10 answerable and 3 unanswerable questions from each."""
     squad = json.loads((data / "squad-v1.1-train" / "train-v1.1.json").read_text(encoding="utf-8"))["data"]
-    chosen = [a for a in squad if split_of(f"squad:{a['title']}") == "held_out" and half_of(f"squad:{a['title']}") == half]
+    chosen = [
+        a for a in squad if split_of(f"squad:{a['title']}") == "held_out" and half_of(f"squad:{a['title']}") == half
+    ]
     rows = []
     for article in chosen[:articles]:
         paragraphs = article["paragraphs"]
         removed = set(rng.sample(range(len(paragraphs)), 3))
         kept = [p["context"].strip() for i, p in enumerate(paragraphs) if i not in removed]
-        doc_id = _write(corpus / f"squad-{_slug(article['title'])}.md", article["title"].replace("_", " "),
-                        "Wikipedia", None, kept)
+        doc_id = _write(
+            corpus / f"squad-{_slug(article['title'])}.md", article["title"].replace("_", " "), "Wikipedia", None, kept
+        )
         text = "\n\n".join(kept)
         candidates = []
         for i, paragraph in enumerate(paragraphs):
@@ -102,19 +107,38 @@ def medquad_set(data: Path, half: str, corpus: Path, rng: random.Random, pages: 
         for i, (item, opening) in enumerate(zip(group, openings)):
             if i == left_out:
                 if opening and opening not in text:
-                    rows.append({"id": f"m-{doc_id}-{i}", "question": item["question"], "doc_id": None, "answer": None,
-                                 "kind": "unanswerable"})
+                    rows.append(
+                        {
+                            "id": f"m-{doc_id}-{i}",
+                            "question": item["question"],
+                            "doc_id": None,
+                            "answer": None,
+                            "kind": "unanswerable",
+                        }
+                    )
             elif opening and text.count(opening) == 1:
-                rows.append({"id": f"m-{doc_id}-{i}", "question": item["question"], "doc_id": doc_id, "answer": opening,
-                             "kind": "answerable"})
+                rows.append(
+                    {
+                        "id": f"m-{doc_id}-{i}",
+                        "question": item["question"],
+                        "doc_id": doc_id,
+                        "answer": opening,
+                        "kind": "answerable",
+                    }
+                )
     return rows
 
 
 def _take(candidates, doc_id: str, kind: str, count: int) -> list[dict]:
     chosen = [c for c in candidates if c[0] == kind][:count]
     return [
-        {"id": f"s-{doc_id}-{kind[0]}{n}", "question": question, "doc_id": doc_id if answer else None,
-         "answer": answer, "kind": kind}
+        {
+            "id": f"s-{doc_id}-{kind[0]}{n}",
+            "question": question,
+            "doc_id": doc_id if answer else None,
+            "answer": answer,
+            "kind": kind,
+        }
         for n, (_, question, answer) in enumerate(chosen)
     ]
 

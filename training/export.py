@@ -61,7 +61,16 @@ def main(argv=None) -> None:
     scores["float"] = measure(floating, test, scale, bias, threshold)
     loss = scores["float"]["all"]["top1"] - scores["int8"]["all"]["top1"]
     chosen = "int8" if loss <= 0.01 else "float"
-    write_model(args.out, int8_path if chosen == "int8" else float_path, args.run / "final", scale, bias, threshold, scores, chosen)
+    write_model(
+        args.out,
+        int8_path if chosen == "int8" else float_path,
+        args.run / "final",
+        scale,
+        bias,
+        threshold,
+        scores,
+        chosen,
+    )
     print(json.dumps({"shipped": chosen, "int8_top1_loss": round(loss, 4), "threshold": threshold, **scores}, indent=2))
     print(f"export and held-out measurement took {time.time() - began:.0f} s")
 
@@ -127,7 +136,9 @@ def platt(logits: dict[str, list]) -> tuple[float, float]:
         xs += [x for x, _ in pairs]
         ys += [y for _, y in pairs]
         weights += [1.0 / len(pairs)] * len(pairs)
-    fit = LogisticRegression(C=100.0).fit(np.array(xs)[:, None], np.array(ys), sample_weight=np.array(weights) * len(xs))
+    fit = LogisticRegression(C=100.0).fit(
+        np.array(xs)[:, None], np.array(ys), sample_weight=np.array(weights) * len(xs)
+    )
     return float(fit.coef_[0][0]), float(fit.intercept_[0])
 
 

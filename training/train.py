@@ -66,7 +66,9 @@ def main(argv=None) -> None:
     model_path = base_model_path()
 
     splits = build(args.data, args.seed, args.squad_questions, args.medquad_questions)
-    pairs = [(g.question, s, y) for groups in splits.train.values() for g in groups for s, y in zip(g.sentences, g.labels)]
+    pairs = [
+        (g.question, s, y) for groups in splits.train.values() for g in groups for s, y in zip(g.sentences, g.labels)
+    ]
     random.Random(args.seed).shuffle(pairs)
     write_held_out(splits, args.out / "held_out_groups.jsonl")
     counts = {name: len(groups) for name, groups in splits.train.items()}
@@ -90,7 +92,10 @@ def main(argv=None) -> None:
     tick, running = time.time(), []
     for step in range(start_step, steps):
         batch = pairs[step * args.batch : (step + 1) * args.batch]
-        inputs = {k: torch.from_numpy(v) for k, v in encode_pairs(tokenizer, [b[0] for b in batch], [b[1] for b in batch]).items()}
+        inputs = {
+            k: torch.from_numpy(v)
+            for k, v in encode_pairs(tokenizer, [b[0] for b in batch], [b[1] for b in batch]).items()
+        }
         labels = torch.tensor([float(b[2]) for b in batch])
         loss = loss_fn(model(**inputs).logits.squeeze(-1), labels)
         loss.backward()
@@ -114,7 +119,9 @@ def main(argv=None) -> None:
     (final / "training_args.json").write_text(
         json.dumps({**{k: str(v) for k, v in vars(args).items()}, "max_tokens": MAX_TOKENS, "steps": steps}, indent=2)
     )
-    log.info("done: %d steps in %.1f min (this run; see the log for earlier resumed runs)", steps, (time.time() - began) / 60)
+    log.info(
+        "done: %d steps in %.1f min (this run; see the log for earlier resumed runs)", steps, (time.time() - began) / 60
+    )
 
 
 def seed_everything(seed: int) -> None:
@@ -131,7 +138,8 @@ def base_model_path() -> str:
 
 def base_model(path: str, layers: int):
     """A one-logit BERT classifier from the first `layers` layers of the bundled MiniLM (classifier seeded)."""
-    from transformers import AutoModelForSequenceClassification, logging as hf_logging
+    from transformers import AutoModelForSequenceClassification
+    from transformers import logging as hf_logging
 
     hf_logging.set_verbosity_error()
     model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1)
@@ -143,7 +151,15 @@ def base_model(path: str, layers: int):
 def save_checkpoint(path: Path, model, optimiser, schedule, step: int) -> None:
     """Write the checkpoint beside its final name, then rename: a kill never leaves half a file."""
     partial = path.with_suffix(".partial")
-    torch.save({"model": model.state_dict(), "optimiser": optimiser.state_dict(), "schedule": schedule.state_dict(), "step": step}, partial)
+    torch.save(
+        {
+            "model": model.state_dict(),
+            "optimiser": optimiser.state_dict(),
+            "schedule": schedule.state_dict(),
+            "step": step,
+        },
+        partial,
+    )
     partial.replace(path)
     log.info("checkpoint at step %d", step)
 

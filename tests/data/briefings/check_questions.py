@@ -19,6 +19,7 @@ Checks
   * the set meets the required counts (see MINIMUMS).
 Exits 1 and lists every problem if anything fails.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,17 +37,16 @@ MINIMUMS = {
     "answerable": 64,
     "distinct_files": 40,
     "distinct_months": 10,
-    "reporter_turns": 12,      # speaker == "Q"
+    "reporter_turns": 12,  # speaker == "Q"
     "names_person_or_date": 15,
-    "guest_answers": 10,       # named guests: not Q, not the press office, not anonymous officials
+    "guest_answers": 10,  # named guests: not Q, not the press office, not anonymous officials
     "unanswerable_near_topic": 14,
     "unanswerable_off_topic": 2,
 }
 MIN_WORDS, MAX_WORDS = 4, 15
 
 PRESS_OFFICE = {"MS. PSAKI", "MS. JEAN-PIERRE", "MR. BATES", "MR. MEAGHER"}
-NOT_NAMED = {"Q", "MODERATOR", "OPERATOR", "AIDE", "SENIOR ADMINISTRATION OFFICIAL",
-             "ADMINISTRATION OFFICIAL"}
+NOT_NAMED = {"Q", "MODERATOR", "OPERATOR", "AIDE", "SENIOR ADMINISTRATION OFFICIAL", "ADMINISTRATION OFFICIAL"}
 NAMES_VALUES = {"person", "date", "both", None}
 
 LABEL_RE = re.compile(r"^[\s\xa0]*([A-Z][A-Z.\-’' ]*[A-Z.]):")
@@ -106,8 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     for n, o in records:
         qid = o.get("id", f"line {n}")
         kind = o.get("kind")
-        if not isinstance(o.get("id"), str) or not isinstance(o.get("question"), str) \
-                or not o["question"].strip():
+        if not isinstance(o.get("id"), str) or not isinstance(o.get("question"), str) or not o["question"].strip():
             errors.append(f"{qid}: needs string 'id' and non-empty 'question'")
         if kind == "unanswerable":
             for k in ("doc_id", "path", "answer", "speaker"):
@@ -148,8 +147,9 @@ def main(argv: list[str] | None = None) -> int:
         in_file = texts[path].count(answer)
         if total != 1 or in_file != 1:
             where = [k for k, t in texts.items() if answer in t][:5]
-            errors.append(f"{qid}: answer occurs {total}x in collection, {in_file}x in stated "
-                          f"file (found in {where}): {answer!r}")
+            errors.append(
+                f"{qid}: answer occurs {total}x in collection, {in_file}x in stated file (found in {where}): {answer!r}"
+            )
             continue
         text = texts[path]
         line_index = text.count("\n", 0, text.index(answer))

@@ -1,0 +1,102 @@
+"""Steering: people and dates named in a question restrict the search, visibly, and never drop an answer silently."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.config import Settings
+from assistant.engine import QuoteEngine
+from assistant.index import ingest
+from assistant.steering import Steerer
+
+PEOPLE = {
+    "Jen Psaki": ("Jen Psaki", "MS. PSAKI"),
+    "DR. FAUCI": ("DR. FAUCI",),
+    "Jake Sullivan": ("Jake Sullivan",),
+    "a reporter": ("a reporter",),
+    "SENIOR ADMINISTRATION OFFICIAL": ("SENIOR ADMINISTRATION OFFICIAL",),
+}
+TITLES = ["Press Briefing by Press Secretary Jen Psaki, March 4, 2021", "Press Gaggle by Jake Sullivan"]
+
+
+@pytest.fixture
+def steerer() -> Steerer:
+    return Steerer(PEOPLE, TITLES, [2021])
+
+
+@pytest.mark.parametrize(
+    ("question", "people", "date_from", "date_to", "named"),
+    [
+        ("What did Psaki say on 4 March about vaccines?", ("Jen Psaki", "MS. PSAKI"), "2021-03-04", "2021-03-04",
+         ("Jen Psaki", "4 March 2021")),
+        ("What did Fauci say about boosters in March 2021?", ("DR. FAUCI",), "2021-03-01", "2021-03-31",
+         ("DR. FAUCI", "March 2021")),
+        ("What did the press secretary say about masks?", ("Jen Psaki", "MS. PSAKI"), None, None, ("Jen Psaki",)),
+        ("What did the reporter ask about Ukraine?", ("a reporter",), None, None, ("reporters",)),
+        ("Sullivan on Afghanistan, August 17", ("Jake Sullivan",), "2021-08-17", "2021-08-17",
+         ("Jake Sullivan", "17 August 2021")),
+        ("What was said on 2021-11-03?", (), "2021-11-03", "2021-11-03", ("3 November 2021",)),
+        ("What was announced in 2021?", (), "2021-01-01", "2021-12-31", ("2021",)),
+    ],
+)  # fmt: skip
+def test_people_and_dates_named_in_a_question(steerer, question, people, date_from, date_to, named):
+    steering = steerer.read(question)
+    assert steering.people == people
+    assert (steering.date_from, steering.date_to) == (date_from, date_to)
+    assert steering.named == named
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What does China say about terrorism?",
+        "What did the official say?",
+        "How many vaccines were given?",
+        "What happened on 31 February?",
+        "What did Jen say?",
+    ],
+)
+def test_questions_that_name_nobody_it_can_place_are_not_steered(steerer, question):
+    assert not steerer.read(question).active
+
+
+def test_a_day_without_a_year_is_not_placed_in_a_collection_of_several_years():
+    assert not Steerer(PEOPLE, TITLES, [2021, 2022]).read("What was said on 4 March?").active
+
+
+def test_a_surname_two_people_share_steers_nowhere():
+    steerer = Steerer({"Ann Jacobson": ("Ann Jacobson",), "Roberta Jacobson": ("Roberta Jacobson",)}, [], [2021])
+    assert not steerer.read("What did Jacobson say?").active
+
+
+# --- in the engine (fake embedder, no reranker: the seed corpus) ----------------------------------------------
+
+
+@pytest.fixture
+def engine(settings: Settings, fake_embedder) -> QuoteEngine:
+    ingest(settings, fake_embedder)
+    return QuoteEngine.open(settings, fake_embedder)
+
+
+def test_a_named_speaker_restricts_the_search_and_says_so(engine):
+    answer = engine.ask("What did Zhao Lijian say about the assessment?", top_k=5)
+    assert answer.restricted_to == "Zhao Lijian"
+    assert answer.quotes and all(q.speaker == "Zhao Lijian" for q in answer.quotes)
+    unsteered = engine.ask("What did Zhao Lijian say about the assessment?", top_k=5, steer=False)
+    assert unsteered.restricted_to is None
+    assert answer.to_json()["restricted_to"] == "Zhao Lijian"
+
+
+def test_when_nothing_within_the_restriction_answers_everything_is_searched_and_said(engine):
+    answer = engine.ask("What did China Daily say about the note verbale in September 2023?", top_k=3)
+    assert answer.restricted_to is None
+    assert answer.restriction_note.startswith("Nothing from China Daily, September 2023 answers this question")
+    assert answer.quotes  # searched without the restriction
+
+
+def test_the_users_own_filters_win(engine):
+    from assistant.search import Filters
+
+    chosen = Filters(people=("China Daily",))
+    answer = engine.ask("What did Zhao Lijian say?", top_k=3, filters=chosen)
+    assert all(q.speaker == "China Daily" for q in answer.quotes)
