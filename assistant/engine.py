@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from assistant.answer import Answer, build_answer
+from assistant.check import CheckResult, Claim, QuoteChecker
 from assistant.config import Settings
 from assistant.embedding import Embedder
 from assistant.errors import IndexCorruptError, UnknownDocumentError
@@ -36,6 +37,7 @@ class QuoteEngine:
         self.embedder = embedder
         self.searcher = Searcher(index, embedder, settings.threshold)
         self._documents = {info.doc_id: info for info in index.documents()}
+        self.checker = QuoteChecker(index, self.searcher, self._documents)
 
     @classmethod
     def open(
@@ -88,6 +90,14 @@ class QuoteEngine:
         result = self.searcher.search(searched, top_k=top_k, filters=filters, mode=mode)
         answer = build_answer(parsed.text, result, self._documents, self._sentence_scores, strict=strict)
         return answer
+
+    def check(self, quotation: str, speaker: str | None = None, date: str | None = None) -> CheckResult:
+        """Whether a quotation is in the corpus verbatim, altered, or not at all; and, given who said it
+        and when (ISO date), whether the record agrees.
+
+        Raises QuotationError for an empty or too long quotation, or a date not written YYYY-MM-DD.
+        """
+        return self.checker.check(quotation, Claim(speaker, date))
 
     def documents(self) -> list[DocumentInfo]:
         """The indexed documents with their metadata and passage counts."""

@@ -30,3 +30,7 @@ class UnknownDocumentError(AssistantError, KeyError):
 
     def __str__(self) -> str:  # KeyError would otherwise repr() the message
         return str(self.args[0]) if self.args else ""
+
+
+class QuotationError(AssistantError, ValueError):
+    """A quotation that cannot be checked (empty, too long), or an attribution that cannot be read."""

@@ -1,0 +1,623 @@
+"""Check a quotation: is it in the corpus verbatim, altered (with a word-level diff), or not at all; and who said it.
+
+A quotation is cut into fragments at its ellipses ("...", "…", "[...]"). Candidate documents
+come from the engine's own indexes: the hybrid search (dense + BM25) over the quotation, and
+an FTS5 phrase query for the first and last words of each fragment, which finds a verbatim
+fragment wherever the ranking puts it. Inside each candidate document the fragments are
+matched on *tokens* (words and punctuation marks), compared ignoring case and typographic
+versus straight quotes, apostrophes and dashes; whitespace only separates tokens. Every
+token keeps its offsets into the raw document text, so a match is always
+`document_text[start:end]`, never cleaned text.
+
+A fragment found token for token is verbatim. Otherwise rapidfuzz aligns it: partial_ratio
+finds the best window of the document, the window's ends are moved to maximise the Indel
+similarity (the share of tokens in common), and Levenshtein opcodes give the word-level
+diff. A fragment of several sentences that matches better sentence by sentence (sentences
+reordered, or joined from two places without an ellipsis) is matched sentence by sentence.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import functools
+import re
+import sqlite3
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz, utils
+from rapidfuzz.distance import Indel, Levenshtein
+
+from assistant.answer import citation_for, format_date
+from assistant.errors import QuotationError
+from assistant.index import DocumentInfo, Index
+from assistant.keywords import WORD
+from assistant.passages import Passage, sentence_spans
+from assistant.search import MAX_QUESTION_CHARS, Question, Searcher
+
+VERDICTS = ("verbatim", "altered", "not_found")
+MAX_QUOTATION_CHARS = 5000
+#: A fragment is "altered" when at least this share of tokens (words and punctuation) is shared with
+#: its best-aligned span (Indel similarity). Chosen on tests/test_check.py's generated cases: one
+#: word changed or a few dropped score 0.8-0.97; made-up sentences on the corpus's topics at most 0.6.
+ALTERED_MIN_SIMILARITY = 0.7
+#: ...and shares at least this many tokens with it, so that a two-word quotation is not "altered" by chance.
+ALTERED_MIN_SHARED = 3
+#: Matching sentence by sentence must beat matching the whole fragment by this much to be used.
+SPLIT_GAIN = 0.05
+CANDIDATE_PASSAGES = 10  # from the hybrid search
+PHRASE_WORDS = 8  # the words of each end of a fragment searched as an exact phrase
+PHRASE_PASSAGES = 200
+MAX_DOCUMENTS = 8  # candidate documents aligned
+SHOWN_DOCUMENTS = 5  # documents whose matches are shown
+MAX_MATCHES = 10
+NEAREST = 3  # passages shown when nothing matches
+MAX_SLACK = 20  # tokens an aligned span's ends may move
+CLAIM_MATCH = 90  # rapidfuzz token_set_ratio from which a named speaker is taken to be the source
+DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+TOKEN = re.compile(r"\w+|[^\w\s]")
+ELLIPSIS = re.compile(r"[\[(]\s*(?:…|\.(?:\s?\.){2,})\s*[\])]|…|\.(?:\s?\.){2,}")
+OPENING_MARKS, CLOSING_MARKS = "\"'“‘«„", "\"'”’»“"
+# Typographic characters and their plain forms, one character each so that offsets never move.
+_PLAIN = str.maketrans(
+    {**dict.fromkeys("‘’‚‛′`´‹›", "'"), **dict.fromkeys("“”„‟″«»", '"'), **dict.fromkeys("‐‑‒–—―−", "-")}
+)
+# Each distinct token of a quotation becomes one private-use character, every other token of a
+# document the same sentinel, so that token sequences compare as strings (str.find, rapidfuzz).
+_FIRST_SYMBOL, _SENTINEL = 0xE000, "\uf8ff"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Who a quotation is attributed to and when (ISO date), as the user gives them; both optional.
+
+    Raises QuotationError for a date that is not YYYY-MM-DD.
+    """
+
+    speaker: str | None = None
+    date: str | None = None
+
+    def __post_init__(self) -> None:
+        speaker = " ".join((self.speaker or "").split()) or None
+        date = (self.date or "").strip() or None
+        if date is not None:
+            try:
+                if not DATE.fullmatch(date):
+                    raise ValueError(date)
+                dt.date.fromisoformat(date)
+            except ValueError:
+                raise QuotationError(f"The date '{date}' is not a date written YYYY-MM-DD.") from None
+        object.__setattr__(self, "speaker", speaker)
+        object.__setattr__(self, "date", date)
+
+    @property
+    def given(self) -> bool:
+        return bool(self.speaker or self.date)
+
+    def describe(self) -> str:
+        """E.g. 'Zhao Lijian on 14 September 2023'."""
+        parts = [self.speaker, f"on {format_date(self.date)}" if self.date else None]
+        return " ".join(part for part in parts if part)
+
+    def contradicted_by(self, names: list[str], date: str | None) -> bool:
+        """True when the record names someone else, or another day, than this claim (unknowns contradict nothing)."""
+        if self.speaker and names:
+            same = (fuzz.token_set_ratio(self.speaker, name, processor=utils.default_process) for name in names)
+            if max(same) < CLAIM_MATCH:
+                return True
+        return bool(self.date and date and not (self.date.startswith(date) or date.startswith(self.date)))
+
+
+@dataclass(frozen=True)
+class DiffOp:
+    """One step of a word-level diff from the source to the quotation.
+
+    `op` is "equal", "insert" (words the quotation adds), "delete" (words it drops) or
+    "replace". `quoted` is the quotation's text and `source` the document's exact text
+    (document_text[source_start:source_end]); either is "" where the op has none.
+    """
+
+    op: str
+    quoted: str
+    source: str
+    source_start: int
+    source_end: int
+
+    def describe(self) -> str:
+        """The difference in words, e.g. 'quoted “ten” where the source says “six”'."""
+        if self.op == "insert":
+            return f"added “{self.quoted}”"
+        if self.op == "delete":
+            return f"left out “{self.source}”"
+        if self.op == "replace":
+            return f"quoted “{self.quoted}” where the source says “{self.source}”"
+        return f"same: “{self.source}”"
+
+    def to_json(self) -> dict:
+        return {"op": self.op, "quoted": self.quoted, "source": self.source}
+
+
+@dataclass(frozen=True)
+class CheckMatch:
+    """A place in a document that a quotation (or one fragment of it) matches, or a nearest passage.
+
+    `text == document_text[start:end]`. `speaker` is who said it: the speaker of the passage
+    (a transcript's turn, or the document's speaker), else the document's author. `quoted` is
+    the part of the quotation matched here; `similarity` the share of its words and punctuation
+    that the source shares (1.0: verbatim). `diff` is empty for a nearest passage (is_match False).
+    """
+
+    doc_id: str
+    path: str
+    title: str
+    author: str | None
+    speaker: str | None
+    date: str | None
+    paragraph: int
+    start: int
+    end: int
+    text: str
+    citation: str
+    similarity: float
+    diff: tuple[DiffOp, ...]
+    quoted: str
+    is_match: bool = True
+    misattributed: bool = False
+
+    @property
+    def is_verbatim(self) -> bool:
+        return self.is_match and all(op.op == "equal" for op in self.diff)
+
+    @property
+    def differences(self) -> list[DiffOp]:
+        return [op for op in self.diff if op.op != "equal"]
+
+    @property
+    def said(self) -> str:
+        """Who said it and when, e.g. 'Zhao Lijian on 28 July 2022'."""
+        return f"{self.speaker or self.title} on {format_date(self.date) or 'an unknown date'}"
+
+    def to_json(self) -> dict:
+        return {
+            "doc_id": self.doc_id,
+            "path": self.path,
+            "start": self.start,
+            "end": self.end,
+            "text": self.text,
+            "speaker": self.speaker,
+            "date": self.date,
+            "citation": self.citation,
+            "similarity": round(self.similarity, 4),
+            "diff": [op.to_json() for op in self.diff],
+            "quoted": self.quoted,
+            "misattributed": self.misattributed,
+        }
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """A quotation, its verdict and its matches, best first (the nearest passages when not found)."""
+
+    text: str
+    verdict: str
+    matches: tuple[CheckMatch, ...]
+    claim: Claim = Claim()
+
+    @property
+    def misattributed(self) -> bool:
+        """True when the quotation was found but its best source is not who, or when, the claim says."""
+        return self.verdict != "not_found" and bool(self.matches) and self.matches[0].misattributed
+
+    @property
+    def summary(self) -> str:
+        """The verdict in a sentence."""
+        documents = len({m.doc_id for m in self.matches})
+        places = len({(m.doc_id, m.start) for m in self.matches if m.doc_id == self.matches[0].doc_id})
+        if self.verdict == "verbatim":
+            where = f"{documents} documents" if documents > 1 else "the corpus"
+            joined = f", joined from {places} places of one document" if places > 1 else ""
+            return f"Verbatim: these words are in {where}{joined}."
+        if self.verdict == "altered":
+            return "Altered: a passage says nearly the same; the differences are marked."
+        return "Not found: nothing in the corpus is close enough to this quotation."
+
+    @property
+    def misattribution(self) -> str | None:
+        """E.g. 'Misattributed: attributed to X on 1 May 2024, but said by Y on 28 July 2022.'"""
+        if not self.misattributed:
+            return None
+        return f"Misattributed: attributed to {self.claim.describe()}, but said by {self.matches[0].said}."
+
+    def to_json(self) -> dict:
+        return {
+            "text": self.text,
+            "verdict": self.verdict,
+            "misattributed": self.misattributed,
+            "matches": [match.to_json() for match in self.matches],
+        }
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """A text's tokens (words, punctuation marks): folded keys and [start, end) offsets into the raw text."""
+
+    keys: tuple[str, ...]
+    starts: tuple[int, ...]
+    ends: tuple[int, ...]
+
+
+def fold(text: str) -> str:
+    """Lower case, with typographic quotes, apostrophes and dashes made plain; one character per character."""
+    folded = text.translate(_PLAIN).lower()
+    if len(folded) != len(text):  # a few characters lower-case to two ("İ" -> "i̇"): keep the first
+        folded = "".join(ch.translate(_PLAIN).lower()[0] for ch in text)
+    return folded
+
+
+def tokenize(text: str, start: int = 0, end: int | None = None) -> Tokens:
+    """The tokens of text[start:end], with offsets into text."""
+    keys, starts, ends = [], [], []
+    for match in TOKEN.finditer(fold(text), start, len(text) if end is None else end):
+        keys.append(match.group())
+        starts.append(match.start())
+        ends.append(match.end())
+    return Tokens(tuple(keys), tuple(starts), tuple(ends))
+
+
+@dataclass(frozen=True)
+class Fragment:
+    """A piece of a quotation between ellipses (or one sentence of one), as offsets into the quotation."""
+
+    start: int
+    end: int
+    tokens: Tokens
+
+
+@dataclass(frozen=True)
+class Quotation:
+    """A quotation to check and its fragments, in order."""
+
+    text: str
+    fragments: tuple[Fragment, ...]
+
+    def fragment_text(self, fragment: Fragment) -> str:
+        return self.text[fragment.start : fragment.end]
+
+
+def parse_quotation(text: str) -> Quotation:
+    """Validate a quotation and cut it at its ellipses; one enclosing pair of quotation marks is not matched.
+
+    Raises QuotationError when it is empty, has no word, or is longer than MAX_QUOTATION_CHARS.
+    """
+    if not isinstance(text, str):
+        raise QuotationError("The quotation must be text.")
+    text = text.strip()
+    if len(text) > MAX_QUOTATION_CHARS:
+        raise QuotationError(
+            f"The quotation is {len(text):,} characters long; the limit is {MAX_QUOTATION_CHARS:,}. "
+            "Check one passage at a time."
+        )
+    first, last = 0, len(text)
+    if len(text) > 1 and text[0] in OPENING_MARKS and text[-1] in CLOSING_MARKS:
+        first, last = 1, len(text) - 1
+    cuts = [(m.start(), m.end()) for m in ELLIPSIS.finditer(text, first, last)]
+    fragments = []
+    for start, end in zip([first, *(e for _, e in cuts)], [*(s for s, _ in cuts), last]):
+        fragment = _fragment(text, start, end)
+        if fragment is not None:
+            fragments.append(fragment)
+    if not fragments:
+        raise QuotationError("The quotation is empty. Paste the words you want to check.")
+    return Quotation(text, tuple(fragments))
+
+
+def _fragment(text: str, start: int, end: int) -> Fragment | None:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    if not WORD.search(text, start, end):
+        return None
+    return Fragment(start, end, tokenize(text, start, end))
+
+
+@dataclass(frozen=True)
+class _Document:
+    """A candidate document, loaded once: its text, passages and tokens (from its first passage on)."""
+
+    info: DocumentInfo
+    text: str
+    passages: tuple[Passage, ...]
+    tokens: Tokens
+
+    def passage_at(self, offset: int) -> Passage:
+        """The passage holding (or, between passages, just before) a character offset."""
+        starts = [p.start for p in self.passages]
+        return self.passages[max(0, bisect.bisect_right(starts, offset) - 1)]
+
+
+@dataclass(frozen=True)
+class _Part:
+    """A fragment matched in a document: token range [first, last) of the document, its similarity and diff."""
+
+    fragment: Fragment
+    first: int
+    last: int
+    similarity: float
+    shared: int
+
+
+@dataclass(frozen=True)
+class _DocumentCheck:
+    document: _Document
+    verdict: str
+    parts: tuple[_Part, ...]
+    score: float
+    order: int
+
+
+class QuoteChecker:
+    """Checks quotations against one loaded Index, with its Searcher for candidates. Safe to share between threads."""
+
+    def __init__(self, index: Index, searcher: Searcher, documents: dict[str, DocumentInfo], cache: int = 64) -> None:
+        self.index = index
+        self.searcher = searcher
+        self.documents = documents
+        self._document = functools.lru_cache(maxsize=cache)(self._load)
+
+    def check(self, text: str, claim: Claim | None = None) -> CheckResult:
+        """The verdict on a quotation, with its matches best first.
+
+        Raises QuotationError for an empty or too long quotation.
+        """
+        claim = claim or Claim()
+        quotation = parse_quotation(text)
+        symbols = _symbols(quotation)
+        hits = self._search(quotation)
+        doc_ids = list(dict.fromkeys([*self._phrase_documents(quotation), *(h.passage.doc_id for h in hits)]))
+        checks = [
+            self._check_document(self._document(doc_id), quotation, symbols, order)
+            for order, doc_id in enumerate(doc_ids[:MAX_DOCUMENTS])
+        ]
+        verdict = min((c.verdict for c in checks), key=VERDICTS.index, default="not_found")
+        if verdict == "not_found":
+            return CheckResult(quotation.text, verdict, self._nearest(quotation, symbols, hits), claim)
+        matches = []
+        for check in self._best(checks, verdict, quotation, claim):
+            matches += self._matches(check, quotation, claim)
+        return CheckResult(quotation.text, verdict, tuple(matches[:MAX_MATCHES]), claim)
+
+    # --- candidates ---------------------------------------------------------------------------------
+
+    def _search(self, quotation: Quotation) -> list:
+        words = " ".join(" ".join(quotation.fragment_text(f).split()) for f in quotation.fragments)
+        return self.searcher.search(Question(words[:MAX_QUESTION_CHARS]), top_k=CANDIDATE_PASSAGES).hits
+
+    def _phrase_documents(self, quotation: Quotation) -> list[str]:
+        """Documents with a passage holding the first or last PHRASE_WORDS words of a fragment (FTS5 phrases)."""
+        phrases = []
+        for fragment in quotation.fragments:
+            words = WORD.findall(quotation.fragment_text(fragment))
+            phrases += [" ".join(words[:PHRASE_WORDS]), " ".join(words[-PHRASE_WORDS:])]
+        expression = " OR ".join('"' + phrase.replace('"', '""') + '"' for phrase in dict.fromkeys(phrases))
+        try:
+            rows = self.index.query(
+                "SELECT DISTINCT p.doc_id FROM passages p WHERE p.id IN "
+                "(SELECT rowid FROM passages_fts WHERE passages_fts MATCH ? LIMIT ?)",
+                [f"text : ({expression})", PHRASE_PASSAGES],
+            )
+        except sqlite3.Error:  # a phrase FTS5 cannot parse: the hybrid search still gives candidates
+            return []
+        return [row[0] for row in rows]
+
+    def _load(self, doc_id: str) -> _Document:
+        text = self.index.document_text(doc_id)
+        passages = tuple(self.index.document_passages(doc_id))
+        tokens = tokenize(text, passages[0].start) if passages else Tokens((), (), ())
+        return _Document(self.documents[doc_id], text, passages, tokens)
+
+    # --- matching in one document -------------------------------------------------------------------
+
+    def _check_document(self, document: _Document, quotation: Quotation, symbols: dict, order: int) -> _DocumentCheck:
+        haystack = _as_symbols(document.tokens.keys, symbols)
+        needles = [_as_symbols(f.tokens.keys, symbols) for f in quotation.fragments]
+        chain = _in_order(haystack, needles)
+        if chain is not None:
+            parts = tuple(
+                _Part(f, first, first + len(needle), 1.0, len(needle))
+                for f, needle, first in zip(quotation.fragments, needles, chain)
+            )
+            return _DocumentCheck(document, "verbatim", parts, 1.0, order)
+        parts = []
+        for fragment, needle in zip(quotation.fragments, needles):
+            parts += self._match_fragment(fragment, needle, haystack, quotation, symbols)
+        altered = all(p.similarity >= ALTERED_MIN_SIMILARITY and p.shared >= ALTERED_MIN_SHARED for p in parts)
+        weights = [len(p.fragment.tokens.keys) for p in parts]
+        score = sum(p.similarity * w for p, w in zip(parts, weights)) / max(1, sum(weights))
+        return _DocumentCheck(document, "altered" if altered else "not_found", tuple(parts), score, order)
+
+    def _match_fragment(self, fragment, needle, haystack, quotation, symbols) -> list[_Part]:
+        """The fragment's best place in the document; sentence by sentence when that matches clearly better."""
+        whole = _best_part(fragment, needle, haystack)
+        if whole.similarity == 1.0:
+            return [whole]
+        sentences = sentence_spans(quotation.text, fragment.start, fragment.end)
+        if len(sentences) < 2:
+            return [whole]
+        pieces = [_fragment(quotation.text, s.start, s.end) for s in sentences]
+        pieces = [p for p in pieces if p is not None]
+        split = [_best_part(p, _as_symbols(p.tokens.keys, symbols), haystack) for p in pieces]
+        weights = [len(p.fragment.tokens.keys) for p in split]
+        score = sum(p.similarity * w for p, w in zip(split, weights)) / max(1, sum(weights))
+        return split if score >= whole.similarity + SPLIT_GAIN else [whole]
+
+    # --- results ------------------------------------------------------------------------------------
+
+    def _best(self, checks: list[_DocumentCheck], verdict: str, quotation: Quotation, claim: Claim):
+        """The documents with the verdict, best first; among equals, those agreeing with the claim first."""
+        chosen = [c for c in checks if c.verdict == verdict]
+
+        def contradicts(check: _DocumentCheck) -> bool:
+            starts = check.document.tokens.starts
+            return any(self._contradicts(check.document, starts[part.first], claim) for part in check.parts)
+
+        chosen.sort(key=lambda c: (-round(c.score, 6), contradicts(c), c.order))
+        return chosen[:SHOWN_DOCUMENTS]
+
+    def _matches(self, check: _DocumentCheck, quotation: Quotation, claim: Claim) -> list[CheckMatch]:
+        """One match per part; a one-fragment verbatim quotation also at its other places in the document."""
+        parts = list(check.parts)
+        if check.verdict == "verbatim" and len(parts) == 1:
+            parts = _occurrences(check, parts[0])
+        return [self._match(check.document, part, quotation, claim) for part in parts]
+
+    def _match(self, document: _Document, part: _Part, quotation: Quotation, claim: Claim) -> CheckMatch:
+        tokens = document.tokens
+        start, end = tokens.starts[part.first], tokens.ends[part.last - 1]
+        diff = _diff(document, part, quotation)
+        return self._located(document, start, end, part.similarity, diff, quotation.fragment_text(part.fragment), claim)
+
+    def _located(self, document, start, end, similarity, diff, quoted, claim, is_match=True) -> CheckMatch:
+        first, last = document.passage_at(start), document.passage_at(max(start, end - 1))
+        citation = citation_for(document.info, first)
+        if last.paragraph != first.paragraph:
+            citation += f"–{last.paragraph}"
+        meta = document.info.metadata
+        return CheckMatch(
+            doc_id=document.info.doc_id,
+            path=document.info.path,
+            title=meta.title,
+            author=meta.author,
+            speaker=first.speaker or meta.author,
+            date=meta.date,
+            paragraph=first.paragraph,
+            start=start,
+            end=end,
+            text=document.text[start:end],
+            citation=citation,
+            similarity=similarity,
+            diff=tuple(diff),
+            quoted=quoted,
+            is_match=is_match,
+            misattributed=is_match and self._contradicts(document, start, claim),
+        )
+
+    def _contradicts(self, document: _Document, start: int, claim: Claim) -> bool:
+        if not claim.given:
+            return False
+        passage, meta = document.passage_at(start), document.info.metadata
+        # In a transcript, a turn's words are its speaker's alone; otherwise the document's speaker or author.
+        if passage.speaker and passage.speaker != meta.speaker:
+            names = [passage.speaker]
+        else:
+            names = [name for name in (meta.speaker, meta.author) if name]
+        return claim.contradicted_by(names, meta.date)
+
+    def _nearest(self, quotation: Quotation, symbols: dict, hits: list) -> tuple[CheckMatch, ...]:
+        """The closest passages, not a match, each with the similarity of its best-aligned span."""
+        needle = "".join(_as_symbols(f.tokens.keys, symbols) for f in quotation.fragments)
+        nearest = []
+        for hit in hits:
+            passage = hit.passage
+            document = self._document(passage.doc_id)
+            first = bisect.bisect_left(document.tokens.starts, passage.start)
+            last = bisect.bisect_left(document.tokens.starts, passage.end)
+            haystack = _as_symbols(document.tokens.keys[first:last], symbols)
+            similarity = _align(needle, haystack)[2] if haystack else 0.0
+            nearest.append(
+                self._located(
+                    document, passage.start, passage.end, similarity, (), quotation.text, Claim(), is_match=False
+                )
+            )
+        nearest.sort(key=lambda match: -match.similarity)
+        return tuple(nearest[:NEAREST])
+
+
+def _symbols(quotation: Quotation) -> dict[str, str]:
+    """One private-use character for each distinct token of the quotation."""
+    keys = dict.fromkeys(key for fragment in quotation.fragments for key in fragment.tokens.keys)
+    return {key: chr(_FIRST_SYMBOL + number) for number, key in enumerate(keys)}
+
+
+def _as_symbols(keys, symbols: dict[str, str]) -> str:
+    return "".join([symbols.get(key, _SENTINEL) for key in keys])
+
+
+def _in_order(haystack: str, needles: list[str]) -> list[int] | None:
+    """Where each needle first occurs after the previous one, or None when one does not."""
+    found, position = [], 0
+    for needle in needles:
+        first = haystack.find(needle, position)
+        if first < 0:
+            return None
+        found.append(first)
+        position = first + len(needle)
+    return found
+
+
+def _best_part(fragment: Fragment, needle: str, haystack: str) -> _Part:
+    first = haystack.find(needle)
+    if first >= 0:
+        return _Part(fragment, first, first + len(needle), 1.0, len(needle))
+    first, last, similarity = _align(needle, haystack)
+    shared = (len(needle) + (last - first) - Indel.distance(haystack[first:last], needle)) // 2
+    return _Part(fragment, first, last, similarity, shared)
+
+
+def _align(needle: str, haystack: str) -> tuple[int, int, float]:
+    """The span [first, last) of haystack most similar to needle (Indel similarity), and that similarity."""
+    if len(needle) <= len(haystack):
+        window = fuzz.partial_ratio_alignment(needle, haystack)
+        first, last = window.dest_start, window.dest_end
+    else:
+        first, last = 0, len(haystack)
+    slack = min(MAX_SLACK, max(3, len(needle) // 2))
+
+    def similarity(a: int, b: int) -> float:
+        return Indel.normalized_similarity(haystack[a:b], needle)
+
+    for _ in range(2):  # move each end to where it gives the best similarity, twice
+        first = max(range(max(0, first - slack), min(last, first + slack + 1)), key=lambda a: similarity(a, last))
+        last = max(
+            range(max(first + 1, last - slack), min(len(haystack), last + slack) + 1),
+            key=lambda b: similarity(first, b),
+        )
+    return first, last, similarity(first, last)
+
+
+def _diff(document: _Document, part: _Part, quotation: Quotation) -> list[DiffOp]:
+    """Word-level differences between the document's span and the fragment, with exact texts from both."""
+    tokens, quoted = document.tokens, part.fragment.tokens
+    symbols = {key: chr(_FIRST_SYMBOL + n) for n, key in enumerate(dict.fromkeys([*quoted.keys]))}
+    source = _as_symbols(tokens.keys[part.first : part.last], symbols)
+    target = _as_symbols(quoted.keys, symbols)
+    ops = []
+    for opcode in Levenshtein.opcodes(source, target):
+        s1, s2 = part.first + opcode.src_start, part.first + opcode.src_end
+        q1, q2 = opcode.dest_start, opcode.dest_end
+        if s2 > s1:
+            source_start, source_end = tokens.starts[s1], tokens.ends[s2 - 1]
+        else:  # an insertion: an empty range where the quotation adds words
+            source_start = source_end = tokens.starts[s1] if s1 < part.last else tokens.ends[part.last - 1]
+        ops.append(
+            DiffOp(
+                op=opcode.tag,
+                quoted=quotation.text[quoted.starts[q1] : quoted.ends[q2 - 1]] if q2 > q1 else "",
+                source=document.text[source_start:source_end],
+                source_start=source_start,
+                source_end=source_end,
+            )
+        )
+    return ops
+
+
+def _occurrences(check: _DocumentCheck, part: _Part) -> list[_Part]:
+    """Every place of the document where a verbatim fragment occurs, up to MAX_MATCHES."""
+    symbols = {key: chr(_FIRST_SYMBOL + n) for n, key in enumerate(dict.fromkeys(part.fragment.tokens.keys))}
+    haystack = _as_symbols(check.document.tokens.keys, symbols)
+    needle = _as_symbols(part.fragment.tokens.keys, symbols)
+    found, first = [], haystack.find(needle)
+    while first >= 0 and len(found) < MAX_MATCHES:
+        found.append(_Part(part.fragment, first, first + len(needle), 1.0, len(needle)))
+        first = haystack.find(needle, first + len(needle))
+    return found
