@@ -37,9 +37,9 @@ from assistant.search import MAX_QUESTION_CHARS, Question, Searcher
 
 VERDICTS = ("verbatim", "altered", "not_found")
 MAX_QUOTATION_CHARS = 5000
-#: A fragment is "altered" when at least this share of tokens (words and punctuation) is shared with
-#: its best-aligned span (Indel similarity). Chosen on tests/test_check.py's generated cases: one
-#: word changed or a few dropped score 0.8-0.97; made-up sentences on the corpus's topics at most 0.6.
+#: A fragment is "altered" when at least this share of its tokens (words and punctuation) is shared with
+#: its best-aligned span (Indel similarity). On tests/test_check.py's generated cases one word changed or
+#: two or three dropped scored 0.93-0.98, and made-up sentences on the corpus's subjects at most 0.46.
 ALTERED_MIN_SIMILARITY = 0.7
 #: ...and shares at least this many tokens with it, so that a two-word quotation is not "altered" by chance.
 ALTERED_MIN_SHARED = 3
@@ -48,7 +48,8 @@ SPLIT_GAIN = 0.05
 CANDIDATE_PASSAGES = 10  # from the hybrid search
 PHRASE_WORDS = 8  # the words of each end of a fragment searched as an exact phrase
 PHRASE_PASSAGES = 200
-MAX_DOCUMENTS = 8  # candidate documents aligned
+PHRASE_DOCUMENTS = 20  # documents taken from each phrase, and from all phrases
+MAX_DOCUMENTS = 8  # candidate documents aligned when none has the quotation verbatim
 SHOWN_DOCUMENTS = 5  # documents whose matches are shown
 MAX_MATCHES = 10
 NEAREST = 3  # passages shown when nothing matches
@@ -56,7 +57,9 @@ MAX_SLACK = 20  # tokens an aligned span's ends may move
 CLAIM_MATCH = 90  # rapidfuzz token_set_ratio from which a named speaker is taken to be the source
 DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 TOKEN = re.compile(r"\w+|[^\w\s]")
-ELLIPSIS = re.compile(r"[\[(]\s*(?:…|\.(?:\s?\.){2,})\s*[\])]|…|\.(?:\s?\.){2,}")
+# "...", ". . .", "…", "[...]", "(…)". Spaced dots need single spaces, so that in "said. ... Then" the
+# sentence keeps its full stop.
+ELLIPSIS = re.compile(r"[\[(]\s*(?:…|\.{3,}|\.(?: \.){2,})\s*[\])]|…|\.{3,}|\.(?: \.){2,}")
 OPENING_MARKS, CLOSING_MARKS = "\"'“‘«„", "\"'”’»“"
 # Typographic characters and their plain forms, one character each so that offsets never move.
 _PLAIN = str.maketrans(
@@ -374,16 +377,23 @@ class QuoteChecker:
         quotation = parse_quotation(text)
         symbols = _symbols(quotation)
         hits = self._search(quotation)
-        doc_ids = list(dict.fromkeys([*self._phrase_documents(quotation), *(h.passage.doc_id for h in hits)]))
+        searched = list(dict.fromkeys(hit.passage.doc_id for hit in hits))
+        # Every candidate is searched for the quotation verbatim (cheap); the best few are aligned.
+        candidates = list(dict.fromkeys([*searched, *self._phrase_documents(quotation)]))
         checks = [
-            self._check_document(self._document(doc_id), quotation, symbols, order)
-            for order, doc_id in enumerate(doc_ids[:MAX_DOCUMENTS])
+            self._verbatim(self._document(doc_id), quotation, symbols, order) for order, doc_id in enumerate(candidates)
         ]
+        checks = [check for check in checks if check is not None]
+        if not checks:
+            checks = [
+                self._aligned(self._document(doc_id), quotation, symbols, order)
+                for order, doc_id in enumerate(candidates[:MAX_DOCUMENTS])
+            ]
         verdict = min((c.verdict for c in checks), key=VERDICTS.index, default="not_found")
         if verdict == "not_found":
             return CheckResult(quotation.text, verdict, self._nearest(quotation, symbols, hits), claim)
         matches = []
-        for check in self._best(checks, verdict, quotation, claim):
+        for check in self._best(checks, verdict, claim):
             matches += self._matches(check, quotation, claim)
         return CheckResult(quotation.text, verdict, tuple(matches[:MAX_MATCHES]), claim)
 
@@ -394,19 +404,28 @@ class QuoteChecker:
         return self.searcher.search(Question(words[:MAX_QUESTION_CHARS]), top_k=CANDIDATE_PASSAGES).hits
 
     def _phrase_documents(self, quotation: Quotation) -> list[str]:
-        """Documents with a passage holding the first or last PHRASE_WORDS words of a fragment (FTS5 phrases)."""
+        """Documents with a passage holding the first or the last words of a fragment, as an exact phrase (FTS5).
+
+        A fragment across a passage boundary has one of its ends (up to half of it) inside one
+        passage. Each phrase's documents are taken up to PHRASE_DOCUMENTS, the rarest phrases first.
+        """
         phrases = []
         for fragment in quotation.fragments:
             words = WORD.findall(quotation.fragment_text(fragment))
-            phrases += [" ".join(words[:PHRASE_WORDS]), " ".join(words[-PHRASE_WORDS:])]
-        expression = " OR ".join('"' + phrase.replace('"', '""') + '"' for phrase in dict.fromkeys(phrases))
+            size = min(PHRASE_WORDS, (len(words) + 1) // 2)
+            phrases += [" ".join(words[:size]), " ".join(words[-size:])]
+        found = [self._phrase_hits(phrase) for phrase in dict.fromkeys(phrases)]
+        ranked = [doc_id for doc_ids in sorted(found, key=len) for doc_id in doc_ids]
+        return list(dict.fromkeys(ranked))[:PHRASE_DOCUMENTS]
+
+    def _phrase_hits(self, phrase: str) -> list[str]:
         try:
             rows = self.index.query(
-                "SELECT DISTINCT p.doc_id FROM passages p WHERE p.id IN "
-                "(SELECT rowid FROM passages_fts WHERE passages_fts MATCH ? LIMIT ?)",
-                [f"text : ({expression})", PHRASE_PASSAGES],
+                "SELECT DISTINCT p.doc_id FROM passages p JOIN "
+                "(SELECT rowid FROM passages_fts WHERE passages_fts MATCH ? LIMIT ?) f ON p.id = f.rowid LIMIT ?",
+                ['text : "' + phrase.replace('"', '""') + '"', PHRASE_PASSAGES, PHRASE_DOCUMENTS],
             )
-        except sqlite3.Error:  # a phrase FTS5 cannot parse: the hybrid search still gives candidates
+        except sqlite3.Error:  # a phrase FTS5 cannot read: the hybrid search still gives candidates
             return []
         return [row[0] for row in rows]
 
@@ -418,18 +437,25 @@ class QuoteChecker:
 
     # --- matching in one document -------------------------------------------------------------------
 
-    def _check_document(self, document: _Document, quotation: Quotation, symbols: dict, order: int) -> _DocumentCheck:
+    def _verbatim(self, document: _Document, quotation: Quotation, symbols: dict, order: int) -> _DocumentCheck | None:
+        """The fragments found token for token, in order, in the document; None when they are not."""
         haystack = _as_symbols(document.tokens.keys, symbols)
         needles = [_as_symbols(f.tokens.keys, symbols) for f in quotation.fragments]
         chain = _in_order(haystack, needles)
-        if chain is not None:
-            parts = tuple(
-                _Part(f, first, first + len(needle), 1.0, len(needle))
-                for f, needle, first in zip(quotation.fragments, needles, chain)
-            )
-            return _DocumentCheck(document, "verbatim", parts, 1.0, order)
+        if chain is None:
+            return None
+        parts = tuple(
+            _Part(f, first, first + len(needle), 1.0, len(needle))
+            for f, needle, first in zip(quotation.fragments, needles, chain)
+        )
+        return _DocumentCheck(document, "verbatim", parts, 1.0, order)
+
+    def _aligned(self, document: _Document, quotation: Quotation, symbols: dict, order: int) -> _DocumentCheck:
+        """Each fragment at its most similar place in the document; "altered" when every one is close enough."""
+        haystack = _as_symbols(document.tokens.keys, symbols)
         parts = []
-        for fragment, needle in zip(quotation.fragments, needles):
+        for fragment in quotation.fragments:
+            needle = _as_symbols(fragment.tokens.keys, symbols)
             parts += self._match_fragment(fragment, needle, haystack, quotation, symbols)
         altered = all(p.similarity >= ALTERED_MIN_SIMILARITY and p.shared >= ALTERED_MIN_SHARED for p in parts)
         weights = [len(p.fragment.tokens.keys) for p in parts]
@@ -453,7 +479,7 @@ class QuoteChecker:
 
     # --- results ------------------------------------------------------------------------------------
 
-    def _best(self, checks: list[_DocumentCheck], verdict: str, quotation: Quotation, claim: Claim):
+    def _best(self, checks: list[_DocumentCheck], verdict: str, claim: Claim) -> list[_DocumentCheck]:
         """The documents with the verdict, best first; among equals, those agreeing with the claim first."""
         chosen = [c for c in checks if c.verdict == verdict]
 
