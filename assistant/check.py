@@ -36,6 +36,7 @@ from assistant.passages import Passage, sentence_spans
 from assistant.search import MAX_QUESTION_CHARS, Question, Searcher
 
 VERDICTS = ("verbatim", "altered", "not_found")
+VERDICT_LABELS = {"verbatim": "Verbatim", "altered": "Altered", "not_found": "Not found"}
 MAX_QUOTATION_CHARS = 5000
 #: A fragment is "altered" when at least this share of its tokens (words and punctuation) is shared with
 #: its best-aligned span (Indel similarity). On tests/test_check.py's generated cases one word changed or
@@ -212,17 +213,27 @@ class CheckResult:
         return self.verdict != "not_found" and bool(self.matches) and self.matches[0].misattributed
 
     @property
-    def summary(self) -> str:
-        """The verdict in a sentence."""
+    def label(self) -> str:
+        """The verdict for people: 'Verbatim', 'Altered' or 'Not found'."""
+        return VERDICT_LABELS[self.verdict]
+
+    @property
+    def explanation(self) -> str:
+        """What the verdict means for this quotation, e.g. 'these words are in the corpus.'"""
         documents = len({m.doc_id for m in self.matches})
         places = len({(m.doc_id, m.start) for m in self.matches if m.doc_id == self.matches[0].doc_id})
         if self.verdict == "verbatim":
             where = f"{documents} documents" if documents > 1 else "the corpus"
             joined = f", joined from {places} places of one document" if places > 1 else ""
-            return f"Verbatim: these words are in {where}{joined}."
+            return f"these words are in {where}{joined}."
         if self.verdict == "altered":
-            return "Altered: a passage says nearly the same; the differences are marked."
-        return "Not found: nothing in the corpus is close enough to this quotation."
+            return "a passage says nearly the same; the differences are marked."
+        return "nothing in the corpus is close enough to this quotation."
+
+    @property
+    def summary(self) -> str:
+        """The verdict in a sentence, e.g. 'Verbatim: these words are in the corpus.'"""
+        return f"{self.label}: {self.explanation}"
 
     @property
     def misattribution(self) -> str | None:

@@ -200,9 +200,10 @@ def _readable_check(result) -> str:
         lines.append(result.misattribution)
     if result.verdict == "not_found" and result.matches:
         lines.append("Closest passages (not a match):")
+    fragments = len({match.quoted for match in result.matches if match.is_match}) > 1
     for number, match in enumerate(result.matches, start=1):
         lines.append(f"\n[{number}] {match.citation}, similarity {match.similarity:.2f}")
-        if match.quoted != result.text and match.is_match:
+        if fragments:  # an ellipsis (or reordered sentences): say which part of the quotation this is
             lines.append(f"    For: “{match.quoted}”")
         lines += textwrap.wrap(match.text, 100, initial_indent="    “", subsequent_indent="     ")
         lines[-1] += "”"

@@ -1,0 +1,176 @@
+"""HTML for the app: quote cards, checked quotations with their differences, the document view, the corpus list.
+
+Every string from the corpus or from a user is HTML-escaped here, quotes included, so what
+a document says is shown character for character and nothing in it is rendered as Markdown
+or run as HTML: this module is the app's security boundary, and tests/test_render.py tests
+it. Each passage of corpus text is one element carrying data-doc, data-start and
+data-end, whose visible text is exactly document_text[start:end] (only <mark> inside it).
+The page's CSS and JavaScript are files in ui/static/.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from urllib.parse import urlencode
+
+from assistant.answer import Quote, format_date, metadata_rows
+from assistant.engine import DocumentView
+from assistant.index import DocumentInfo
+from assistant.passages import Passage
+
+STATIC = Path(__file__).resolve().parent / "static"
+CITED_ID = "cited-passage"  # also in static/scroll.js
+
+
+def style() -> str:
+    """The app's CSS, as a <style> element."""
+    return f"<style>\n{(STATIC / 'app.css').read_text(encoding='utf-8')}</style>"
+
+
+def script(name: str) -> str:
+    """One of the app's fixed scripts (no corpus text in them), as a <script> element."""
+    return f"<script>\n{(STATIC / name).read_text(encoding='utf-8')}</script>"
+
+
+def escape(text: str) -> str:
+    """HTML-escape text, quotes included, for element content and attribute values."""
+    return html.escape(text, quote=True)
+
+
+def permalink(doc_id: str, start: int | None = None, end: int | None = None) -> str:
+    """A relative URL of the document view, at a character range when one is given."""
+    params: dict[str, str | int] = {"doc": doc_id}
+    if start is not None and end is not None:
+        params.update(start=start, end=end)
+    return "?" + urlencode(params)
+
+
+def marked(text: str, start: int, end: int, css_class: str = "", element_id: str = "") -> str:
+    """Escaped text with text[start:end] wrapped in <mark> (nothing marked when the range is empty)."""
+    start, end = max(0, min(start, len(text))), max(0, min(end, len(text)))
+    if end <= start:
+        return escape(text)
+    attributes = (f' class="{css_class}"' if css_class else "") + (f' id="{element_id}"' if element_id else "")
+    return f"{escape(text[:start])}<mark{attributes}>{escape(text[start:end])}</mark>{escape(text[end:])}"
+
+
+def quote_html(quote: Quote, number: int | None = None) -> str:
+    """A quote as safe HTML: attribution, the verbatim passage with its best sentence marked, link, copy button."""
+    badge = "" if quote.is_match else '<span class="qa-badge">Not a match</span>'
+    label = f"[{number}] " if number is not None else ""
+    passage = marked(quote.text, quote.highlight_start - quote.start, quote.highlight_end - quote.start)
+    link = escape(permalink(quote.doc_id, quote.start, quote.end))
+    copy = escape(copy_text(quote))
+    return (
+        f'<div class="qa-quote">'
+        f'<p class="qa-attribution">{badge}{label}{escape(quote.attribution)}</p>'
+        f'<blockquote class="qa-passage" data-doc="{escape(quote.doc_id)}" data-start="{quote.start}" '
+        f'data-end="{quote.end}">{passage}</blockquote>'
+        f'<p class="qa-links"><a href="{link}" target="_blank">Open in the document at ¶{quote.paragraph} ↗</a>'
+        f'<button type="button" class="qa-copy" data-copy="{copy}">Copy quote with citation</button></p>'
+        "</div>"
+    )
+
+
+def quote_card_html(quote: Quote, neighbours: tuple[Passage | None, Passage | None], number: int | None = None) -> str:
+    """A quote's box: the quote, then its context folded under "In context", as safe HTML."""
+    return (
+        f'<div class="qa-card">{quote_html(quote, number)}<details class="qa-in-context"><summary>In context</summary>'
+        f"{context_html(quote, *neighbours)}</details></div>"
+    )
+
+
+def context_html(quote: Quote, before: Passage | None, after: Passage | None) -> str:
+    """The passages just before and after a quote, around the quote itself, as safe HTML."""
+
+    def paragraph(passage: Passage | None, edge: str, current: bool = False) -> str:
+        if passage is None:
+            return f'<p class="qa-muted"><em>({edge} of the document)</em></p>'
+        css = "qa-current" if current else "qa-muted"
+        return (
+            f'<p class="{css}"><span class="qa-pnum">¶{passage.paragraph}</span>'
+            f'<span data-doc="{escape(passage.doc_id)}" data-start="{passage.start}" data-end="{passage.end}">'
+            f"{escape(passage.text)}</span></p>"
+        )
+
+    current = Passage(quote.doc_id, quote.start, quote.end, quote.paragraph, quote.speaker, quote.text, ())
+    parts = [paragraph(before, "start"), paragraph(current, "", current=True), paragraph(after, "end")]
+    return f'<div class="qa-context">{"".join(parts)}</div>'
+
+
+def document_html(view: DocumentView, cited: tuple[int, int] | None) -> str:
+    """The whole document as safe HTML, a block per paragraph with its number, the cited range marked."""
+    text, doc_id, blocks, cursor, first = view.text, view.info.doc_id, [], 0, True
+    spans = [(f"¶{number}", start, end) for number, start, end in paragraph_spans(view.passages)]
+    for label, start, end in [*spans, ("", len(text), len(text))]:
+        if text[cursor:start].strip():  # text outside any passage (e.g. front matter) is shown too, unnumbered
+            blocks.append(_block(doc_id, text, cursor, start, "", cited, first))
+            first = first and not _overlaps(cursor, start, cited)
+        if end > start:
+            blocks.append(_block(doc_id, text, start, end, label, cited, first))
+            first = first and not _overlaps(start, end, cited)
+        cursor = max(cursor, end)
+    return f'<div class="qa-document">{"".join(blocks)}</div>'
+
+
+def paragraph_spans(passages: list[Passage]) -> list[tuple[int, int, int]]:
+    """(paragraph number, start, end) for each paragraph, joining the passages a long paragraph was cut into."""
+    spans: list[tuple[int, int, int]] = []
+    for passage in passages:
+        if spans and spans[-1][0] == passage.paragraph:
+            spans[-1] = (passage.paragraph, spans[-1][1], passage.end)
+        else:
+            spans.append((passage.paragraph, passage.start, passage.end))
+    return spans
+
+
+def _overlaps(start: int, end: int, cited: tuple[int, int] | None) -> bool:
+    return cited is not None and cited[0] < end and start < cited[1]
+
+
+def _block(doc_id: str, text: str, start: int, end: int, label: str, cited: tuple[int, int] | None, first: bool) -> str:
+    """One paragraph: its number and its exact text, with the part inside the cited range marked."""
+    css, body = ("qa-para" if label else "qa-para qa-outside"), escape(text[start:end])
+    if _overlaps(start, end, cited):
+        css += " qa-cited"
+        body = marked(text[start:end], cited[0] - start, cited[1] - start, "qa-cited-text", CITED_ID if first else "")
+    return (
+        f'<div class="{css}"><span class="qa-pnum">{label}</span><div class="qa-text" data-doc="{escape(doc_id)}" '
+        f'data-start="{start}" data-end="{end}">{body}</div></div>'
+    )
+
+
+def link_html(url: str) -> str:
+    """A link for a web address; anything else (javascript:, a file path) as plain escaped text."""
+    if not url.startswith(("https://", "http://")):
+        return escape(url)
+    return f'<a href="{escape(url)}" target="_blank" rel="noopener">{escape(url)}</a>'
+
+
+def metadata_html(view: DocumentView) -> str:
+    """A document's title and metadata as safe HTML."""
+    meta = view.info.metadata
+    rows = [*metadata_rows(meta), ("Document id", view.info.doc_id), ("Passages", str(view.info.passage_count))]
+    rows = [(label, link_html(value) if label == "Source" else escape(value)) for label, value in rows]
+    cells = "".join(f"<dt>{label}</dt><dd>{value}</dd>" for label, value in rows if value)
+    return f'<h2 class="qa-title">{escape(meta.title)}</h2><dl class="qa-meta">{cells}</dl>'
+
+
+def corpus_html(documents: list[DocumentInfo]) -> str:
+    """The corpus as a list: title (linking to the document view), author or speaker, date, passage count."""
+    items = []
+    for info in documents:
+        meta = info.metadata
+        who = meta.speaker or meta.author or "unknown author"
+        details = f"{who} · {format_date(meta.date) or 'undated'} · {info.passage_count} passages"
+        items.append(
+            f'<li><a href="{escape(permalink(info.doc_id))}" target="_blank">{escape(meta.title)}</a><br>'
+            f'<span class="qa-muted">{escape(details)}</span></li>'
+        )
+    return f'<ol class="qa-corpus">{"".join(items)}</ol>'
+
+
+def copy_text(quote: Quote) -> str:
+    """The quote with its citation, as copied to the clipboard."""
+    return f"“{quote.text}”\n— {quote.citation}"
