@@ -1,8 +1,9 @@
-"""Streamlit app: ask the corpus a question, read verbatim cited quotes, open each one in its document.
+"""Streamlit app: ask the corpus a question, or check a quotation; read verbatim cited quotes in their documents.
 
-UI only; every answer comes from `assistant.engine.QuoteEngine`. Corpus text is always
-HTML-escaped before it reaches the page, so what a document says is shown character
-for character and nothing in it is rendered as Markdown or run as HTML.
+The pages only; every answer and verdict comes from `assistant.engine.QuoteEngine`, and
+every piece of HTML from `ui.render`, which escapes all corpus and user text, so what a
+document says is shown character for character and nothing in it is rendered as Markdown
+or run as HTML.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 import streamlit as st
 
 from assistant.answer import Answer, Quote
+from assistant.check import CheckResult
 from assistant.config import Settings
 from assistant.engine import QuoteEngine
 from assistant.errors import AssistantError
@@ -30,6 +32,7 @@ from ui import render
 UPLOAD_TYPES = ["txt", "md", "pdf", "html", "htm"]
 STAGES = {"read": "reading documents", "embed": "embedding passages"}
 OFFSET = re.compile(r"\d{1,12}", re.ASCII)
+ASK_MODE, CHECK_MODE = "Ask the documents", "Check a quote"
 # The page's style and fixed scripts, from ui/static/ (run with st.html(..., unsafe_allow_javascript=True)).
 CSS = render.style()
 COPY_ON_CLICK = render.script("copy.js")
@@ -178,11 +181,17 @@ def init_session() -> None:
     st.session_state.setdefault("history", [])
     st.session_state.setdefault("uploader_generation", 0)
     st.session_state.setdefault("upload_messages", [])
+    st.session_state.setdefault("checks", [])
 
 
 def clear_history() -> None:
     """Forget the conversation (a button callback)."""
     st.session_state.history = []
+
+
+def clear_checks() -> None:
+    """Forget the checked quotations (a button callback)."""
+    st.session_state.checks = []
 
 
 def close_document() -> None:
@@ -334,19 +343,24 @@ def corpus_section(catalog: Catalog) -> None:
 
 
 def conversation_section(history: list[Turn]) -> None:
-    """Clear the chat; download it as Markdown."""
+    """Clear the chat; download it (and any checked quotations) as Markdown."""
     st.header("Conversation")
-    answers = [turn.answer for turn in history if turn.answer is not None]
     left, right = st.columns(2)
     left.button("Clear the chat", key="clear_chat", on_click=clear_history, disabled=not history)
-    right.download_button(
+    download_button(right, history, st.session_state.checks, key="download_chat")
+
+
+def download_button(place, history: list[Turn], checks: list[CheckResult], key: str) -> None:
+    """The Markdown export: the questions with their quoted answers, then the checked quotations."""
+    answers = [turn.answer for turn in history if turn.answer is not None]
+    place.download_button(
         "Download .md",
-        data=conversation_markdown(answers, title="Questions and quoted answers"),
+        data=conversation_markdown(answers, title="Questions and quoted answers", checks=checks),
         file_name="conversation.md",
         mime="text/markdown",
-        key="download_chat",
+        key=key,
         on_click="ignore",
-        disabled=not answers,
+        disabled=not (answers or checks),
     )
 
 
@@ -400,6 +414,41 @@ def add_documents(slot: EngineSlot, settings: Settings, files: list, limit: int)
         if skipped.path in saved_paths:
             messages.append(("warning", markdown_escape(f"{skipped.path.name} was not indexed: {skipped.reason}")))
     return messages
+
+
+# --- The check page -----------------------------------------------------------------------------------
+
+
+def check_page(slot: EngineSlot) -> None:
+    """Check a quotation: paste it, optionally say who said it and when, and see the verdict with its sources."""
+    with st.sidebar:
+        corpus_section(slot.catalog)
+    st.title("Check a quote")
+    st.caption(
+        "Paste what someone is reported to have said: see whether the corpus has it verbatim, altered, "
+        "or not at all, and who said it, when. Mark left-out words with … or [...]."
+    )
+    quotation = st.text_area("Quotation", key="check_text", placeholder="“…”")
+    left, right = st.columns(2)
+    speaker = left.text_input("Said by (optional)", key="check_speaker", placeholder="a speaker or an institution")
+    date = right.date_input(
+        "On (optional)", value=None, min_value=dt.date(1900, 1, 1), max_value=dt.date.today(), key="check_date"
+    )
+    if st.button("Check", key="check_button", type="primary"):
+        try:
+            with st.spinner("Checking the corpus…"):
+                result = slot.engine.check(quotation, speaker=speaker, date=date.isoformat() if date else None)
+        except AssistantError as error:
+            st.error(markdown_escape(str(error)))
+        else:
+            st.session_state.checks.append(result)
+    for result in reversed(st.session_state.checks):  # the latest first, under the form
+        st.html(render.check_html(result))
+    with st.sidebar:
+        st.header("Checked quotations")
+        left, right = st.columns(2)
+        left.button("Clear the checks", key="clear_checks", on_click=clear_checks, disabled=not st.session_state.checks)
+        download_button(right, st.session_state.history, st.session_state.checks, key="download_checks")
 
 
 # --- The document page --------------------------------------------------------------------------------
@@ -456,7 +505,7 @@ def cited_range(params: Mapping[str, str], length: int) -> tuple[tuple[int, int]
 
 
 def main() -> None:
-    """Route to the document view when the URL names a document, else to the chat."""
+    """Route to the document view when the URL names a document, else to the chat or the quote check."""
     st.set_page_config(page_title="Quote-first assistant", page_icon="❝")
     st.html(CSS)
     try:
@@ -469,6 +518,10 @@ def main() -> None:
     init_session()
     if "doc" in st.query_params:
         document_page(slot)
+        return
+    mode = st.sidebar.radio("Mode", (ASK_MODE, CHECK_MODE), key="mode", horizontal=True, label_visibility="collapsed")
+    if mode == CHECK_MODE:
+        check_page(slot)
     else:
         chat_page(slot, settings)
 

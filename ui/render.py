@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from assistant.answer import Quote, format_date, metadata_rows
+from assistant.check import CheckMatch, CheckResult
 from assistant.engine import DocumentView
 from assistant.index import DocumentInfo
 from assistant.passages import Passage
@@ -174,3 +175,92 @@ def corpus_html(documents: list[DocumentInfo]) -> str:
 def copy_text(quote: Quote) -> str:
     """The quote with its citation, as copied to the clipboard."""
     return f"“{quote.text}”\n— {quote.citation}"
+
+
+# --- Checked quotations ------------------------------------------------------------------------------
+
+
+def check_html(result: CheckResult) -> str:
+    """A checked quotation as safe HTML: the quotation, its verdict, any misattribution, then each match."""
+    claim = f'<p class="qa-muted">Attributed to {escape(result.claim.describe())}</p>' if result.claim.given else ""
+    verdict = (
+        f'<p class="qa-verdict"><span class="qa-verdict-badge qa-{result.verdict}">{escape(result.label)}</span>'
+        f"{escape(result.explanation)}</p>"
+    )
+    misattribution = ""
+    if result.misattributed:
+        who = escape(f"Attributed to {result.claim.describe()}, but said by {result.matches[0].said}.")
+        misattribution = (
+            f'<p class="qa-verdict"><span class="qa-verdict-badge qa-misattributed">Misattributed</span>{who}</p>'
+        )
+    closest = '<p class="qa-muted">Closest passages (not a match):</p>' if result.verdict == "not_found" else ""
+    several = len({match.quoted for match in result.matches if match.is_match}) > 1
+    cards = "".join(check_match_html(match, number, several) for number, match in enumerate(result.matches, 1))
+    return (
+        f'<div class="qa-check"><blockquote class="qa-quotation">{escape(result.text)}</blockquote>'
+        f"{claim}{verdict}{misattribution}{closest}{cards}</div>"
+    )
+
+
+def check_match_html(match: CheckMatch, number: int, several_parts: bool = False) -> str:
+    """One match: citation, the source's exact text with the words the quotation changed marked,
+    the quotation against the source (inserted and dropped words), and a link into the document."""
+    badges = "" if match.is_match else '<span class="qa-badge">Not a match</span>'
+    if match.misattributed:
+        badges += '<span class="qa-badge qa-badge-warn">Misattributed</span>'
+    part = f'<p class="qa-muted">For “{escape(match.quoted)}”:</p>' if several_parts and match.is_match else ""
+    changed = [(op.source_start - match.start, op.source_end - match.start) for op in match.differences if op.source]
+    diff = ""
+    if match.differences:
+        diff = (
+            '<p class="qa-diff-label">The quotation against the source '
+            '(<del class="qa-del">left out or changed</del>, <ins class="qa-ins">added</ins>):</p>'
+            f'<p class="qa-diff">{diff_html(match)}</p>'
+        )
+    said = f'<p class="qa-muted">Said by {escape(match.said)}.</p>' if match.misattributed else ""
+    link = escape(permalink(match.doc_id, match.start, match.end))
+    return (
+        f'<div class="qa-card qa-check-match">'
+        f'<p class="qa-attribution">{badges}[{number}] {escape(match.citation)}'
+        f' <span class="qa-muted">· similarity {match.similarity:.2f}</span></p>{part}'
+        f'<blockquote class="qa-passage" data-doc="{escape(match.doc_id)}" data-start="{match.start}" '
+        f'data-end="{match.end}">{marked_ranges(match.text, changed, "qa-changed")}</blockquote>'
+        f"{diff}{said}"
+        f'<p class="qa-links"><a href="{link}" target="_blank">Open in the document at ¶{match.paragraph} ↗</a></p>'
+        "</div>"
+    )
+
+
+def diff_html(match: CheckMatch) -> str:
+    """The source span with the quotation's differences inline: dropped words in <del>, added ones in <ins>.
+
+    The source's own text (and spacing) everywhere except the <ins> elements, which hold the quotation's.
+    """
+    text, parts, cursor = match.text, [], 0
+    for op in match.diff:
+        start, end = op.source_start - match.start, op.source_end - match.start
+        parts.append(escape(text[cursor:start]))
+        if op.op == "equal":
+            parts.append(escape(text[start:end]))
+        else:
+            if op.source:
+                parts.append(f'<del class="qa-del">{escape(text[start:end])}</del>')
+            if op.quoted:
+                before = " " if op.source or (start > 0 and not text[start - 1].isspace()) else ""
+                after = " " if not op.source and start < len(text) and text[start].isalnum() else ""
+                parts.append(f'{before}<ins class="qa-ins">{escape(op.quoted)}</ins>{after}')
+        cursor = max(cursor, end)
+    parts.append(escape(text[cursor:]))
+    return "".join(parts)
+
+
+def marked_ranges(text: str, ranges: list[tuple[int, int]], css_class: str) -> str:
+    """Escaped text with each [start, end) range (in order, not overlapping) wrapped in <mark>."""
+    parts, cursor = [], 0
+    for start, end in sorted(ranges):
+        start, end = max(cursor, min(start, len(text))), max(0, min(end, len(text)))
+        if end <= start:
+            continue
+        parts.append(f'{escape(text[cursor:start])}<mark class="{css_class}">{escape(text[start:end])}</mark>')
+        cursor = end
+    return "".join(parts) + escape(text[cursor:])
