@@ -48,8 +48,7 @@ ALTERED_MIN_SHARED = 3
 SPLIT_GAIN = 0.05
 CANDIDATE_PASSAGES = 10  # from the hybrid search
 PHRASE_WORDS = 8  # the words of each end of a fragment searched as an exact phrase
-PHRASE_PASSAGES = 200
-PHRASE_DOCUMENTS = 20  # documents taken from each phrase, and from all phrases
+PHRASE_PASSAGES = 20  # passages taken from each phrase, and from all phrases
 MAX_DOCUMENTS = 8  # candidate documents aligned when none has the quotation verbatim
 SHOWN_DOCUMENTS = 5  # documents whose matches are shown
 MAX_MATCHES = 10
@@ -336,13 +335,17 @@ def _fragment(text: str, start: int, end: int) -> Fragment | None:
 
 
 @dataclass(frozen=True)
-class _Document:
-    """A candidate document, loaded once: its text, passages and tokens (from its first passage on)."""
+class _Haystack:
+    """Where one document may hold the quotation: windows of consecutive passages around its candidate passages.
+
+    The windows' tokens follow each other in document order, with a token that equals no
+    other (key "") between two windows, so that nothing matches across the text left out.
+    """
 
     info: DocumentInfo
-    text: str
     passages: tuple[Passage, ...]
     tokens: Tokens
+    windows: tuple[tuple[int, int], ...]  # each window's token range [first, last)
 
     def passage_at(self, offset: int) -> Passage:
         """The passage holding (or, between passages, just before) a character offset."""
@@ -352,7 +355,7 @@ class _Document:
 
 @dataclass(frozen=True)
 class _Part:
-    """A fragment matched in a document: token range [first, last) of the document, its similarity and diff."""
+    """A fragment matched in a haystack: its token range [first, last), similarity and tokens in common."""
 
     fragment: Fragment
     first: int
@@ -363,7 +366,8 @@ class _Part:
 
 @dataclass(frozen=True)
 class _DocumentCheck:
-    document: _Document
+    haystack: _Haystack
+    symbols: str  # the haystack's tokens as symbols of the quotation's tokens
     verdict: str
     parts: tuple[_Part, ...]
     score: float
@@ -373,11 +377,13 @@ class _DocumentCheck:
 class QuoteChecker:
     """Checks quotations against one loaded Index, with its Searcher for candidates. Safe to share between threads."""
 
-    def __init__(self, index: Index, searcher: Searcher, documents: dict[str, DocumentInfo], cache: int = 64) -> None:
+    def __init__(self, index: Index, searcher: Searcher, documents: dict[str, DocumentInfo], cache: int = 4096) -> None:
         self.index = index
         self.searcher = searcher
         self.documents = documents
-        self._document = functools.lru_cache(maxsize=cache)(self._load)
+        self._first_passages = sorted((info.first_passage, info.doc_id) for info in documents.values())
+        self._passage_tokens = functools.lru_cache(maxsize=cache)(_passage_tokens)
+        self._text = functools.lru_cache(maxsize=32)(index.document_text)
 
     def check(self, text: str, claim: Claim | None = None) -> CheckResult:
         """The verdict on a quotation, with its matches best first.
@@ -388,21 +394,20 @@ class QuoteChecker:
         quotation = parse_quotation(text)
         symbols = _symbols(quotation)
         hits = self._search(quotation)
-        searched = list(dict.fromkeys(hit.passage.doc_id for hit in hits))
-        # Every candidate is searched for the quotation verbatim (cheap); the best few are aligned.
-        candidates = list(dict.fromkeys([*searched, *self._phrase_documents(quotation)]))
-        checks = [
-            self._verbatim(self._document(doc_id), quotation, symbols, order) for order, doc_id in enumerate(candidates)
-        ]
+        candidates = list(dict.fromkeys([*(hit.passage_id for hit in hits), *self._phrase_passages(quotation)]))
+        haystacks = [(h, _as_symbols(h.tokens.keys, symbols)) for h in self._haystacks(candidates)]
+        # Every candidate is searched for the quotation verbatim (cheap); only the first few are aligned.
+        checks = [self._verbatim(h, string, quotation, symbols, order) for order, (h, string) in enumerate(haystacks)]
         checks = [check for check in checks if check is not None]
         if not checks:
             checks = [
-                self._aligned(self._document(doc_id), quotation, symbols, order)
-                for order, doc_id in enumerate(candidates[:MAX_DOCUMENTS])
+                self._aligned(h, string, quotation, symbols, order)
+                for order, (h, string) in enumerate(haystacks[:MAX_DOCUMENTS])
             ]
         verdict = min((c.verdict for c in checks), key=VERDICTS.index, default="not_found")
         if verdict == "not_found":
-            return CheckResult(quotation.text, verdict, self._nearest(quotation, symbols, hits), claim)
+            nearest = self._nearest(quotation, symbols, hits, [h for h, _ in haystacks])
+            return CheckResult(quotation.text, verdict, nearest, claim)
         matches = []
         for check in self._best(checks, verdict, claim):
             matches += self._matches(check, quotation, claim)
@@ -414,11 +419,11 @@ class QuoteChecker:
         words = " ".join(" ".join(quotation.fragment_text(f).split()) for f in quotation.fragments)
         return self.searcher.search(Question(words[:MAX_QUESTION_CHARS]), top_k=CANDIDATE_PASSAGES).hits
 
-    def _phrase_documents(self, quotation: Quotation) -> list[str]:
-        """Documents with a passage holding the first or the last words of a fragment, as an exact phrase (FTS5).
+    def _phrase_passages(self, quotation: Quotation) -> list[int]:
+        """Passages holding the first or the last words of a fragment as an exact phrase (FTS5).
 
-        A fragment across a passage boundary has one of its ends (up to half of it) inside one
-        passage. Each phrase's documents are taken up to PHRASE_DOCUMENTS, the rarest phrases first.
+        A fragment across a passage boundary has one of its ends (up to half of it) inside
+        one passage. The rarest phrases come first; PHRASE_PASSAGES passages in all.
         """
         phrases = []
         for fragment in quotation.fragments:
@@ -426,64 +431,92 @@ class QuoteChecker:
             size = min(PHRASE_WORDS, (len(words) + 1) // 2)
             phrases += [" ".join(words[:size]), " ".join(words[-size:])]
         found = [self._phrase_hits(phrase) for phrase in dict.fromkeys(phrases)]
-        ranked = [doc_id for doc_ids in sorted(found, key=len) for doc_id in doc_ids]
-        return list(dict.fromkeys(ranked))[:PHRASE_DOCUMENTS]
+        ranked = [passage_id for ids in sorted(found, key=len) for passage_id in ids]
+        return list(dict.fromkeys(ranked))[:PHRASE_PASSAGES]
 
-    def _phrase_hits(self, phrase: str) -> list[str]:
+    def _phrase_hits(self, phrase: str) -> list[int]:
         try:
             rows = self.index.query(
-                "SELECT DISTINCT p.doc_id FROM passages p JOIN "
-                "(SELECT rowid FROM passages_fts WHERE passages_fts MATCH ? LIMIT ?) f ON p.id = f.rowid LIMIT ?",
-                ['text : "' + phrase.replace('"', '""') + '"', PHRASE_PASSAGES, PHRASE_DOCUMENTS],
+                "SELECT rowid FROM passages_fts WHERE passages_fts MATCH ? LIMIT ?",
+                ['text : "' + phrase.replace('"', '""') + '"', PHRASE_PASSAGES],
             )
         except sqlite3.Error:  # a phrase FTS5 cannot read: the hybrid search still gives candidates
             return []
         return [row[0] for row in rows]
 
-    def _load(self, doc_id: str) -> _Document:
-        text = self.index.document_text(doc_id)
-        passages = tuple(self.index.document_passages(doc_id))
-        tokens = tokenize(text, passages[0].start) if passages else Tokens((), (), ())
-        return _Document(self.documents[doc_id], text, passages, tokens)
+    def _haystacks(self, candidates: list[int]) -> list[_Haystack]:
+        """The candidates' documents, in order of their first candidate, each with its candidates' windows."""
+        wanted: dict[str, set[int]] = {}
+        for passage_id in candidates:
+            doc_id = self._document_of(passage_id)
+            if doc_id is None:
+                continue
+            info = self.documents[doc_id]
+            first, last = info.first_passage, info.first_passage + info.passage_count - 1
+            wanted.setdefault(doc_id, set()).update(range(max(first, passage_id - 1), min(last, passage_id + 1) + 1))
+        passages = self.index.passages(sorted(set().union(*wanted.values()))) if wanted else {}
+        return [self._haystack(self.documents[doc_id], sorted(ids), passages) for doc_id, ids in wanted.items()]
+
+    def _haystack(self, info: DocumentInfo, ids: list[int], passages: dict[int, Passage]) -> _Haystack:
+        keys, starts, ends, windows, window_start = [], [], [], [], 0
+        for position, passage_id in enumerate(ids):
+            if position and passage_id != ids[position - 1] + 1:  # a new window: close the last one
+                windows.append((window_start, len(keys)))
+                keys.append("")
+                starts.append(ends[-1])
+                ends.append(ends[-1])
+                window_start = len(keys)
+            tokens = self._passage_tokens(passages[passage_id])
+            keys += tokens.keys
+            starts += tokens.starts
+            ends += tokens.ends
+        windows.append((window_start, len(keys)))
+        return _Haystack(
+            info, tuple(passages[i] for i in ids), Tokens(tuple(keys), tuple(starts), tuple(ends)), tuple(windows)
+        )
+
+    def _document_of(self, passage_id: int) -> str | None:
+        position = bisect.bisect_right(self._first_passages, (passage_id, "\uffff")) - 1
+        if position < 0:
+            return None
+        first, doc_id = self._first_passages[position]
+        return doc_id if passage_id < first + self.documents[doc_id].passage_count else None
 
     # --- matching in one document -------------------------------------------------------------------
 
-    def _verbatim(self, document: _Document, quotation: Quotation, symbols: dict, order: int) -> _DocumentCheck | None:
-        """The fragments found token for token, in order, in the document; None when they are not."""
-        haystack = _as_symbols(document.tokens.keys, symbols)
+    def _verbatim(self, haystack: _Haystack, string: str, quotation, symbols, order) -> _DocumentCheck | None:
+        """The fragments found token for token, in order, in the haystack; None when they are not."""
         needles = [_as_symbols(f.tokens.keys, symbols) for f in quotation.fragments]
-        chain = _in_order(haystack, needles)
+        chain = _in_order(string, needles)
         if chain is None:
             return None
         parts = tuple(
             _Part(f, first, first + len(needle), 1.0, len(needle))
             for f, needle, first in zip(quotation.fragments, needles, chain)
         )
-        return _DocumentCheck(document, "verbatim", parts, 1.0, order)
+        return _DocumentCheck(haystack, string, "verbatim", parts, 1.0, order)
 
-    def _aligned(self, document: _Document, quotation: Quotation, symbols: dict, order: int) -> _DocumentCheck:
-        """Each fragment at its most similar place in the document; "altered" when every one is close enough."""
-        haystack = _as_symbols(document.tokens.keys, symbols)
+    def _aligned(self, haystack: _Haystack, string: str, quotation, symbols, order) -> _DocumentCheck:
+        """Each fragment at its most similar place in the haystack; "altered" when every one is close enough."""
         parts = []
         for fragment in quotation.fragments:
-            needle = _as_symbols(fragment.tokens.keys, symbols)
-            parts += self._match_fragment(fragment, needle, haystack, quotation, symbols)
+            parts += self._match_fragment(fragment, haystack, string, quotation, symbols)
         altered = all(p.similarity >= ALTERED_MIN_SIMILARITY and p.shared >= ALTERED_MIN_SHARED for p in parts)
         weights = [len(p.fragment.tokens.keys) for p in parts]
         score = sum(p.similarity * w for p, w in zip(parts, weights)) / max(1, sum(weights))
-        return _DocumentCheck(document, "altered" if altered else "not_found", tuple(parts), score, order)
+        verdict = "altered" if altered else "not_found"
+        return _DocumentCheck(haystack, string, verdict, tuple(parts), score, order)
 
-    def _match_fragment(self, fragment, needle, haystack, quotation, symbols) -> list[_Part]:
-        """The fragment's best place in the document; sentence by sentence when that matches clearly better."""
-        whole = _best_part(fragment, needle, haystack)
+    def _match_fragment(self, fragment, haystack: _Haystack, string: str, quotation, symbols) -> list[_Part]:
+        """The fragment's best place in the haystack; sentence by sentence when that matches clearly better."""
+        whole = _best_part(fragment, _as_symbols(fragment.tokens.keys, symbols), string, haystack.windows)
         if whole.similarity == 1.0:
             return [whole]
         sentences = sentence_spans(quotation.text, fragment.start, fragment.end)
         if len(sentences) < 2:
             return [whole]
-        pieces = [_fragment(quotation.text, s.start, s.end) for s in sentences]
-        pieces = [p for p in pieces if p is not None]
-        split = [_best_part(p, _as_symbols(p.tokens.keys, symbols), haystack) for p in pieces]
+        pieces = [p for p in (_fragment(quotation.text, s.start, s.end) for s in sentences) if p is not None]
+        split = [_best_part(p, _as_symbols(p.tokens.keys, symbols), string, haystack.windows) for p in pieces]
         weights = [len(p.fragment.tokens.keys) for p in split]
         score = sum(p.similarity * w for p, w in zip(split, weights)) / max(1, sum(weights))
         return split if score >= whole.similarity + SPLIT_GAIN else [whole]
@@ -495,34 +528,35 @@ class QuoteChecker:
         chosen = [c for c in checks if c.verdict == verdict]
 
         def contradicts(check: _DocumentCheck) -> bool:
-            starts = check.document.tokens.starts
-            return any(self._contradicts(check.document, starts[part.first], claim) for part in check.parts)
+            starts = check.haystack.tokens.starts
+            return any(self._contradicts(check.haystack, starts[part.first], claim) for part in check.parts)
 
         chosen.sort(key=lambda c: (-round(c.score, 6), contradicts(c), c.order))
         return chosen[:SHOWN_DOCUMENTS]
 
     def _matches(self, check: _DocumentCheck, quotation: Quotation, claim: Claim) -> list[CheckMatch]:
-        """One match per part; a one-fragment verbatim quotation also at its other places in the document."""
+        """One match per part; a one-fragment verbatim quotation also at its other places in the haystack."""
         parts = list(check.parts)
         if check.verdict == "verbatim" and len(parts) == 1:
-            parts = _occurrences(check, parts[0])
-        return [self._match(check.document, part, quotation, claim) for part in parts]
+            parts = _occurrences(check.symbols, parts[0])
+        return [self._match(check.haystack, part, quotation, claim) for part in parts]
 
-    def _match(self, document: _Document, part: _Part, quotation: Quotation, claim: Claim) -> CheckMatch:
-        tokens = document.tokens
+    def _match(self, haystack: _Haystack, part: _Part, quotation: Quotation, claim: Claim) -> CheckMatch:
+        tokens, text = haystack.tokens, self._text(haystack.info.doc_id)
         start, end = tokens.starts[part.first], tokens.ends[part.last - 1]
-        diff = _diff(document, part, quotation)
-        return self._located(document, start, end, part.similarity, diff, quotation.fragment_text(part.fragment), claim)
+        diff = _diff(text, tokens, part, quotation)
+        quoted = quotation.fragment_text(part.fragment)
+        return self._located(haystack, text, start, end, part.similarity, diff, quoted, claim)
 
-    def _located(self, document, start, end, similarity, diff, quoted, claim, is_match=True) -> CheckMatch:
-        first, last = document.passage_at(start), document.passage_at(max(start, end - 1))
-        citation = citation_for(document.info, first)
+    def _located(self, haystack, text, start, end, similarity, diff, quoted, claim, is_match=True) -> CheckMatch:
+        first, last = haystack.passage_at(start), haystack.passage_at(max(start, end - 1))
+        citation = citation_for(haystack.info, first)
         if last.paragraph != first.paragraph:
             citation += f"–{last.paragraph}"
-        meta = document.info.metadata
+        meta = haystack.info.metadata
         return CheckMatch(
-            doc_id=document.info.doc_id,
-            path=document.info.path,
+            doc_id=haystack.info.doc_id,
+            path=haystack.info.path,
             title=meta.title,
             author=meta.author,
             speaker=first.speaker or meta.author,
@@ -530,19 +564,19 @@ class QuoteChecker:
             paragraph=first.paragraph,
             start=start,
             end=end,
-            text=document.text[start:end],
+            text=text[start:end],
             citation=citation,
             similarity=similarity,
             diff=tuple(diff),
             quoted=quoted,
             is_match=is_match,
-            misattributed=is_match and self._contradicts(document, start, claim),
+            misattributed=is_match and self._contradicts(haystack, start, claim),
         )
 
-    def _contradicts(self, document: _Document, start: int, claim: Claim) -> bool:
+    def _contradicts(self, haystack: _Haystack, start: int, claim: Claim) -> bool:
         if not claim.given:
             return False
-        passage, meta = document.passage_at(start), document.info.metadata
+        passage, meta = haystack.passage_at(start), haystack.info.metadata
         # In a transcript, a turn's words are its speaker's alone; otherwise the document's speaker or author.
         if passage.speaker and passage.speaker != meta.speaker:
             names = [passage.speaker]
@@ -550,24 +584,32 @@ class QuoteChecker:
             names = [name for name in (meta.speaker, meta.author) if name]
         return claim.contradicted_by(names, meta.date)
 
-    def _nearest(self, quotation: Quotation, symbols: dict, hits: list) -> tuple[CheckMatch, ...]:
+    def _nearest(self, quotation: Quotation, symbols: dict, hits: list, haystacks: list[_Haystack]):
         """The closest passages, not a match, each with the similarity of its best-aligned span."""
         needle = "".join(_as_symbols(f.tokens.keys, symbols) for f in quotation.fragments)
+        by_doc = {haystack.info.doc_id: haystack for haystack in haystacks}
         nearest = []
         for hit in hits:
-            passage = hit.passage
-            document = self._document(passage.doc_id)
-            first = bisect.bisect_left(document.tokens.starts, passage.start)
-            last = bisect.bisect_left(document.tokens.starts, passage.end)
-            haystack = _as_symbols(document.tokens.keys[first:last], symbols)
-            similarity = _align(needle, haystack)[2] if haystack else 0.0
-            nearest.append(
-                self._located(
-                    document, passage.start, passage.end, similarity, (), quotation.text, Claim(), is_match=False
-                )
+            passage, haystack = hit.passage, by_doc[hit.passage.doc_id]
+            tokens = haystack.tokens
+            first = bisect.bisect_left(tokens.starts, passage.start)
+            last = bisect.bisect_left(tokens.starts, passage.end)
+            string = _as_symbols(tokens.keys[first:last], symbols)
+            similarity = _align(needle, string)[2] if string else 0.0
+            text = self._text(passage.doc_id)
+            match = self._located(
+                haystack, text, passage.start, passage.end, similarity, (), quotation.text, Claim(), is_match=False
             )
+            nearest.append(match)
         nearest.sort(key=lambda match: -match.similarity)
         return tuple(nearest[:NEAREST])
+
+
+def _passage_tokens(passage: Passage) -> Tokens:
+    """A passage's tokens, with offsets into its document."""
+    tokens = tokenize(passage.text)
+    offset = passage.start
+    return Tokens(tokens.keys, tuple(s + offset for s in tokens.starts), tuple(e + offset for e in tokens.ends))
 
 
 def _symbols(quotation: Quotation) -> dict[str, str]:
@@ -592,13 +634,20 @@ def _in_order(haystack: str, needles: list[str]) -> list[int] | None:
     return found
 
 
-def _best_part(fragment: Fragment, needle: str, haystack: str) -> _Part:
+def _best_part(fragment: Fragment, needle: str, haystack: str, windows) -> _Part:
+    """The fragment where it occurs verbatim, else at its most similar span within one window."""
     first = haystack.find(needle)
     if first >= 0:
         return _Part(fragment, first, first + len(needle), 1.0, len(needle))
-    first, last, similarity = _align(needle, haystack)
+    best = (0, 0, -1.0)
+    for start, end in windows:
+        if end > start:
+            first, last, similarity = _align(needle, haystack[start:end])
+            if similarity > best[2]:
+                best = (start + first, start + last, similarity)
+    first, last, similarity = best
     shared = (len(needle) + (last - first) - Indel.distance(haystack[first:last], needle)) // 2
-    return _Part(fragment, first, last, similarity, shared)
+    return _Part(fragment, first, last, max(0.0, similarity), shared)
 
 
 def _align(needle: str, haystack: str) -> tuple[int, int, float]:
@@ -622,10 +671,10 @@ def _align(needle: str, haystack: str) -> tuple[int, int, float]:
     return first, last, similarity(first, last)
 
 
-def _diff(document: _Document, part: _Part, quotation: Quotation) -> list[DiffOp]:
+def _diff(text: str, tokens: Tokens, part: _Part, quotation: Quotation) -> list[DiffOp]:
     """Word-level differences between the document's span and the fragment, with exact texts from both."""
-    tokens, quoted = document.tokens, part.fragment.tokens
-    symbols = {key: chr(_FIRST_SYMBOL + n) for n, key in enumerate(dict.fromkeys([*quoted.keys]))}
+    quoted = part.fragment.tokens
+    symbols = {key: chr(_FIRST_SYMBOL + n) for n, key in enumerate(dict.fromkeys(quoted.keys))}
     source = _as_symbols(tokens.keys[part.first : part.last], symbols)
     target = _as_symbols(quoted.keys, symbols)
     ops = []
@@ -640,7 +689,7 @@ def _diff(document: _Document, part: _Part, quotation: Quotation) -> list[DiffOp
             DiffOp(
                 op=opcode.tag,
                 quoted=quotation.text[quoted.starts[q1] : quoted.ends[q2 - 1]] if q2 > q1 else "",
-                source=document.text[source_start:source_end],
+                source=text[source_start:source_end],
                 source_start=source_start,
                 source_end=source_end,
             )
@@ -648,13 +697,11 @@ def _diff(document: _Document, part: _Part, quotation: Quotation) -> list[DiffOp
     return ops
 
 
-def _occurrences(check: _DocumentCheck, part: _Part) -> list[_Part]:
-    """Every place of the document where a verbatim fragment occurs, up to MAX_MATCHES."""
-    symbols = {key: chr(_FIRST_SYMBOL + n) for n, key in enumerate(dict.fromkeys(part.fragment.tokens.keys))}
-    haystack = _as_symbols(check.document.tokens.keys, symbols)
-    needle = _as_symbols(part.fragment.tokens.keys, symbols)
-    found, first = [], haystack.find(needle)
+def _occurrences(string: str, part: _Part) -> list[_Part]:
+    """Every place of the haystack where a verbatim fragment occurs, up to MAX_MATCHES."""
+    needle = string[part.first : part.last]
+    found, first = [], string.find(needle)
     while first >= 0 and len(found) < MAX_MATCHES:
         found.append(_Part(part.fragment, first, first + len(needle), 1.0, len(needle)))
-        first = haystack.find(needle, first + len(needle))
+        first = string.find(needle, first + len(needle))
     return found
