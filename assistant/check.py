@@ -1,16 +1,17 @@
 """Check a quotation: is it in the corpus verbatim, altered (with a word-level diff), or not at all; and who said it.
 
-A quotation is cut into fragments at its ellipses ("...", "…", "[...]"). Candidate documents
+A quotation is cut into fragments at its ellipses ("...", "…", "[...]"). Candidate passages
 come from the engine's own indexes: the hybrid search (dense + BM25) over the quotation, and
-an FTS5 phrase query for the first and last words of each fragment, which finds a verbatim
-fragment wherever the ranking puts it. Inside each candidate document the fragments are
-matched on *tokens* (words and punctuation marks), compared ignoring case and typographic
-versus straight quotes, apostrophes and dashes; whitespace only separates tokens. Every
-token keeps its offsets into the raw document text, so a match is always
-`document_text[start:end]`, never cleaned text.
+FTS5 exact phrases of the first and last words of each fragment, which find a verbatim
+fragment wherever the ranking puts it. Each candidate is read with the passages on either
+side of it (a quotation may cross a passage boundary), one document's windows together (an
+ellipsis may join two places of one document). They are compared on *tokens* (words and
+punctuation marks), ignoring case and typographic versus straight quotes, apostrophes and
+dashes; whitespace only separates tokens. Every token keeps its offsets into the raw
+document text, so a match is always `document_text[start:end]`, never cleaned text.
 
 A fragment found token for token is verbatim. Otherwise rapidfuzz aligns it: partial_ratio
-finds the best window of the document, the window's ends are moved to maximise the Indel
+finds the best window of tokens, the window's ends are moved to maximise the Indel
 similarity (the share of tokens in common), and Levenshtein opcodes give the word-level
 diff. A fragment of several sentences that matches better sentence by sentence (sentences
 reordered, or joined from two places without an ellipsis) is matched sentence by sentence.
