@@ -50,6 +50,7 @@ SPLIT_GAIN = 0.05
 CANDIDATE_PASSAGES = 10  # from the hybrid search
 PHRASE_WORDS = 8  # the words of each end of a fragment searched as an exact phrase
 PHRASE_PASSAGES = 20  # passages taken from each phrase, and from all phrases
+MAX_PHRASES = 12
 MAX_DOCUMENTS = 8  # candidate documents aligned when none has the quotation verbatim
 SHOWN_DOCUMENTS = 5  # documents whose matches are shown
 MAX_MATCHES = 10
@@ -221,11 +222,13 @@ class CheckResult:
     def explanation(self) -> str:
         """What the verdict means for this quotation, e.g. 'these words are in the corpus.'"""
         documents = len({m.doc_id for m in self.matches})
-        places = len({(m.doc_id, m.start) for m in self.matches if m.doc_id == self.matches[0].doc_id})
+        parts = len({m.quoted for m in self.matches if m.doc_id == self.matches[0].doc_id})
         if self.verdict == "verbatim":
             where = f"{documents} documents" if documents > 1 else "the corpus"
-            joined = f", joined from {places} places of one document" if places > 1 else ""
+            joined = f", joined from {parts} places of one document" if parts > 1 else ""
             return f"these words are in {where}{joined}."
+        if self.verdict == "altered" and all(m.is_verbatim for m in self.matches):
+            return "these words are in the corpus, but not as quoted: in another order, or joined without an ellipsis."
         if self.verdict == "altered":
             return "a passage says nearly the same; the differences are marked."
         return "nothing in the corpus is close enough to this quotation."
@@ -378,11 +381,12 @@ class _DocumentCheck:
 class QuoteChecker:
     """Checks quotations against one loaded Index, with its Searcher for candidates. Safe to share between threads."""
 
-    def __init__(self, index: Index, searcher: Searcher, documents: dict[str, DocumentInfo], cache: int = 4096) -> None:
+    def __init__(self, index: Index, searcher: Searcher, documents: dict[str, DocumentInfo], cache: int = 512) -> None:
         self.index = index
         self.searcher = searcher
         self.documents = documents
         self._first_passages = sorted((info.first_passage, info.doc_id) for info in documents.values())
+        # A check reads up to ~90 passages; about 130 bytes a token, so 512 passages take ~15 MB.
         self._passage_tokens = functools.lru_cache(maxsize=cache)(_passage_tokens)
         self._text = functools.lru_cache(maxsize=32)(index.document_text)
 
@@ -431,7 +435,7 @@ class QuoteChecker:
             words = WORD.findall(quotation.fragment_text(fragment))
             size = min(PHRASE_WORDS, (len(words) + 1) // 2)
             phrases += [" ".join(words[:size]), " ".join(words[-size:])]
-        found = [self._phrase_hits(phrase) for phrase in dict.fromkeys(phrases)]
+        found = [self._phrase_hits(phrase) for phrase in list(dict.fromkeys(phrases))[:MAX_PHRASES]]
         ranked = [passage_id for ids in sorted(found, key=len) for passage_id in ids]
         return list(dict.fromkeys(ranked))[:PHRASE_PASSAGES]
 

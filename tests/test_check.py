@@ -189,6 +189,7 @@ def test_a_phrase_said_twice_is_shown_at_both_places(fake_engine: QuoteEngine) -
     said = [m.start() for m in re.finditer("in Xinjiang", text)]
     assert [m.start for m in result.matches if m.doc_id == NOTE] == said
     assert len({m.doc_id for m in result.matches}) == 2  # the press conference says it too
+    assert result.summary == "Verbatim: these words are in 2 documents."
 
 
 def test_a_quotation_in_a_transcript_is_attributed_to_its_turns_speaker(fake_engine: QuoteEngine) -> None:
@@ -277,6 +278,10 @@ def test_generated_case(engine: QuoteEngine, case: Case) -> None:
         assert all(m.is_verbatim and m.similarity == 1.0 for m in result.matches)
     if case.kind in ("ellipsis_joined", "sentences_reordered"):
         assert found[:2] == [(p.doc_id, p.start, p.end) for p in case.places]
+    if case.kind == "ellipsis_joined":
+        assert result.summary == "Verbatim: these words are in the corpus, joined from 2 places of one document."
+    if case.kind == "sentences_reordered":
+        assert result.explanation.startswith("these words are in the corpus, but not as quoted")
     if case.differences:
         (match,) = result.matches
         assert [(op.op, op.quoted, op.source) for op in match.differences] == list(case.differences)
