@@ -1,117 +1,42 @@
-"""Streamlit app: ask the corpus a question, read verbatim cited quotes, open each one in its document.
+"""Streamlit app: ask the corpus a question, or check a quotation; read verbatim cited quotes in their documents.
 
-UI only; every answer comes from `assistant.engine.QuoteEngine`. Corpus text is always
-HTML-escaped before it reaches the page, so what a document says is shown character
-for character and nothing in it is rendered as Markdown or run as HTML.
+The pages only; every answer and verdict comes from `assistant.engine.QuoteEngine`, and
+every piece of HTML from `ui.render`, which escapes all corpus and user text, so what a
+document says is shown character for character and nothing in it is rendered as Markdown
+or run as HTML.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import gc
-import html
 import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from urllib.parse import urlencode, urlsplit
 
 import streamlit as st
 
-from assistant.answer import Answer, Quote, format_date, metadata_rows
+from assistant.answer import Answer, Quote
+from assistant.check import CheckResult
 from assistant.config import Settings
-from assistant.engine import DocumentView, QuoteEngine
+from assistant.engine import QuoteEngine
 from assistant.errors import AssistantError
 from assistant.export import NOT_FOUND, conversation_markdown, markdown_escape
 from assistant.index import DocumentInfo
 from assistant.passages import Passage
 from assistant.search import Filters
 from assistant.uploads import MAX_UPLOAD_BYTES, save_upload
+from ui import render
 
 UPLOAD_TYPES = ["txt", "md", "pdf", "html", "htm"]
 STAGES = {"read": "reading documents", "embed": "embedding passages"}
 OFFSET = re.compile(r"\d{1,12}", re.ASCII)
-CITED_ID = "cited-passage"
-
-CSS = """<style>
-.qa-attribution { font-weight: 600; margin: 0 0 0.35rem 0; }
-.qa-passage { white-space: pre-wrap; margin: 0; padding: 0.15rem 0 0.15rem 0.9rem;
-  border-left: 3px solid rgba(128, 128, 128, 0.45); font-family: Georgia, "Times New Roman", serif;
-  font-size: 1.02rem; line-height: 1.55; }
-.qa-passage mark, .qa-document mark { background: rgba(255, 208, 0, 0.42); color: inherit; padding: 0 0.1em;
-  border-radius: 2px; }
-.qa-links { margin: 0.45rem 0 0 0; font-size: 0.9rem; display: flex; gap: 1.2rem; align-items: baseline; }
-.qa-copy { font: inherit; font-size: 0.85rem; padding: 0.1rem 0.6rem; border-radius: 0.4rem; cursor: pointer;
-  border: 1px solid rgba(128, 128, 128, 0.4); background: transparent; color: inherit; }
-.qa-copy:hover { border-color: rgba(255, 75, 75, 0.8); }
-.qa-badge { display: inline-block; font-size: 0.75rem; padding: 0.05rem 0.45rem; border-radius: 0.6rem;
-  background: rgba(128, 128, 128, 0.18); margin-right: 0.4rem; vertical-align: 0.08em; }
-.qa-card { border: 1px solid rgba(128, 128, 128, 0.3); border-radius: 0.5rem; padding: 1rem; }
-.qa-in-context { margin: 0.9rem 0 0 0; border: 1px solid rgba(128, 128, 128, 0.3); border-radius: 0.5rem; }
-.qa-in-context summary { cursor: pointer; padding: 0.5rem 1rem; list-style: none; font-size: 0.875rem; }
-.qa-in-context summary::-webkit-details-marker { display: none; }
-.qa-in-context summary::before { content: ""; display: inline-block; width: 0.4rem; height: 0.4rem;
-  margin: 0 0.75rem 0.1rem 0.1rem; border: solid currentColor; border-width: 0 2px 2px 0; transform: rotate(-45deg);
-  transition: transform 0.15s; }
-.qa-in-context[open] summary::before { transform: rotate(45deg); }
-.qa-in-context .qa-context { padding: 0.3rem 1rem 0.2rem 1rem; }
-.qa-context p { white-space: pre-wrap; margin: 0 0 0.6rem 0; }
-.qa-context .qa-muted, .qa-muted { opacity: 0.7; }
-.qa-pnum { display: inline-block; min-width: 2.6rem; opacity: 0.6; font-size: 0.85rem; user-select: none; }
-.qa-document .qa-para { display: flex; gap: 0.6rem; margin: 0 0 0.9rem 0; }
-.qa-document .qa-pnum { text-align: right; flex: none; padding-top: 0.1rem; }
-.qa-document .qa-text { white-space: pre-wrap; flex: 1; line-height: 1.6; }
-.qa-document .qa-cited { border-left: 3px solid rgba(255, 170, 0, 0.9); padding-left: 0.4rem; margin-left: -0.7rem; }
-.qa-meta { display: grid; grid-template-columns: max-content 1fr; gap: 0.15rem 1rem; margin: 0 0 1rem 0; }
-.qa-meta dt { opacity: 0.65; } .qa-meta dd { margin: 0; }
-.qa-corpus { padding-left: 1.1rem; margin: 0; font-size: 0.9rem; } .qa-corpus li { margin-bottom: 0.5rem; }
-.qa-document .qa-outside { opacity: 0.7; }
-</style>"""
-
-# Fixed scripts (no corpus text in them), run with st.html(..., unsafe_allow_javascript=True).
-# Copy: one click on a quote's button puts its data-copy text (the quote and its citation) on the clipboard.
-COPY_ON_CLICK = """<script>
-(() => {
-  if (window.qaCopyInstalled) { return; }
-  window.qaCopyInstalled = true;
-  const copy = async (text) => {
-    try {
-      await navigator.clipboard.writeText(text);
-      return true;
-    } catch (error) {  // no clipboard API outside https/localhost: copy from a hidden text area instead
-      const area = document.createElement("textarea");
-      area.value = text;
-      area.style.position = "fixed";
-      area.style.opacity = "0";
-      document.body.appendChild(area);
-      area.select();
-      const copied = document.execCommand("copy");
-      area.remove();
-      return copied;
-    }
-  };
-  document.addEventListener("click", async (event) => {
-    const button = event.target.closest("button.qa-copy");
-    if (!button) { return; }
-    button.dataset.label = button.dataset.label || button.textContent;
-    const copied = await copy(button.dataset.copy || "");
-    button.textContent = copied ? "Copied ✓" : "Could not copy: select the text instead";
-    setTimeout(() => { button.textContent = button.dataset.label; }, 3000);
-  });
-})();
-</script>"""
-# Scroll the cited passage into view once it is on the page.
-SCROLL_TO_CITED = f"""<script>
-(() => {{
-  let tries = 0;
-  const jump = () => {{
-    const target = document.getElementById("{CITED_ID}");
-    if (target) {{ target.scrollIntoView({{ block: "center" }}); }}
-    else if (tries++ < 50) {{ setTimeout(jump, 100); }}
-  }};
-  jump();
-}})();
-</script>"""
+ASK_MODE, CHECK_MODE = "Ask the documents", "Check a quote"
+# The page's style and fixed scripts, from ui/static/ (run with st.html(..., unsafe_allow_javascript=True)).
+CSS = render.style()
+COPY_ON_CLICK = render.script("copy.js")
+SCROLL_TO_CITED = render.script("scroll.js")
 
 
 # --- State shared by every browser session of this process -------------------------------------------
@@ -140,7 +65,7 @@ class Catalog:
             earliest=min(dates, default=None),
             latest=max(dates, default=None),
             label=f"Corpus: {len(documents)} documents, {passages} passages",
-            html=corpus_html(documents),
+            html=render.corpus_html(documents),
         )
 
     def date_bounds(self) -> tuple[dt.date, dt.date]:
@@ -256,6 +181,7 @@ def init_session() -> None:
     st.session_state.setdefault("history", [])
     st.session_state.setdefault("uploader_generation", 0)
     st.session_state.setdefault("upload_messages", [])
+    st.session_state.setdefault("checks", [])
 
 
 def clear_history() -> None:
@@ -263,166 +189,14 @@ def clear_history() -> None:
     st.session_state.history = []
 
 
+def clear_checks() -> None:
+    """Forget the checked quotations (a button callback)."""
+    st.session_state.checks = []
+
+
 def close_document() -> None:
     """Leave the document view for the chat, keeping this session's conversation (a button callback)."""
     st.query_params.clear()
-
-
-# --- HTML rendering (every corpus string escaped) -----------------------------------------------------
-
-
-def escape(text: str) -> str:
-    """HTML-escape text, quotes included, for element content and attribute values."""
-    return html.escape(text, quote=True)
-
-
-def permalink(doc_id: str, start: int | None = None, end: int | None = None) -> str:
-    """A relative URL of the document view, at a character range when one is given."""
-    params: dict[str, str | int] = {"doc": doc_id}
-    if start is not None and end is not None:
-        params.update(start=start, end=end)
-    return "?" + urlencode(params)
-
-
-def marked(text: str, start: int, end: int, css_class: str = "", element_id: str = "") -> str:
-    """Escaped text with text[start:end] wrapped in <mark> (nothing marked when the range is empty)."""
-    start, end = max(0, min(start, len(text))), max(0, min(end, len(text)))
-    if end <= start:
-        return escape(text)
-    attributes = (f' class="{css_class}"' if css_class else "") + (f' id="{element_id}"' if element_id else "")
-    return f"{escape(text[:start])}<mark{attributes}>{escape(text[start:end])}</mark>{escape(text[end:])}"
-
-
-def quote_html(quote: Quote, number: int | None = None) -> str:
-    """A quote as safe HTML: attribution, the verbatim passage with its best sentence marked, link, copy button."""
-    badge = "" if quote.is_match else '<span class="qa-badge">Not a match</span>'
-    label = f"[{number}] " if number is not None else ""
-    passage = marked(quote.text, quote.highlight_start - quote.start, quote.highlight_end - quote.start)
-    link = escape(permalink(quote.doc_id, quote.start, quote.end))
-    copy = escape(copy_text(quote))
-    return (
-        f'<div class="qa-quote">'
-        f'<p class="qa-attribution">{badge}{label}{escape(quote.attribution)}</p>'
-        f'<blockquote class="qa-passage" data-doc="{escape(quote.doc_id)}" data-start="{quote.start}" '
-        f'data-end="{quote.end}">{passage}</blockquote>'
-        f'<p class="qa-links"><a href="{link}" target="_blank">Open in the document at ¶{quote.paragraph} ↗</a>'
-        f"{source_link_html(quote.url)}"
-        f'<button type="button" class="qa-copy" data-copy="{copy}">Copy quote with citation</button></p>'
-        "</div>"
-    )
-
-
-def quote_card_html(quote: Quote, neighbours: tuple[Passage | None, Passage | None], number: int | None = None) -> str:
-    """A quote's box: the quote, then its context folded under "In context", as safe HTML."""
-    return (
-        f'<div class="qa-card">{quote_html(quote, number)}<details class="qa-in-context"><summary>In context</summary>'
-        f"{context_html(quote, *neighbours)}</details></div>"
-    )
-
-
-def context_html(quote: Quote, before: Passage | None, after: Passage | None) -> str:
-    """The passages just before and after a quote, around the quote itself, as safe HTML."""
-
-    def paragraph(passage: Passage | None, edge: str, current: bool = False) -> str:
-        if passage is None:
-            return f'<p class="qa-muted"><em>({edge} of the document)</em></p>'
-        css = "qa-current" if current else "qa-muted"
-        return (
-            f'<p class="{css}"><span class="qa-pnum">¶{passage.paragraph}</span>'
-            f'<span data-doc="{escape(passage.doc_id)}" data-start="{passage.start}" data-end="{passage.end}">'
-            f"{escape(passage.text)}</span></p>"
-        )
-
-    current = Passage(quote.doc_id, quote.start, quote.end, quote.paragraph, quote.speaker, quote.text, ())
-    parts = [paragraph(before, "start"), paragraph(current, "", current=True), paragraph(after, "end")]
-    return f'<div class="qa-context">{"".join(parts)}</div>'
-
-
-def document_html(view: DocumentView, cited: tuple[int, int] | None) -> str:
-    """The whole document as safe HTML, a block per paragraph with its number, the cited range marked."""
-    text, doc_id, blocks, cursor, first = view.text, view.info.doc_id, [], 0, True
-    spans = [(f"¶{number}", start, end) for number, start, end in paragraph_spans(view.passages)]
-    for label, start, end in [*spans, ("", len(text), len(text))]:
-        if text[cursor:start].strip():  # text outside any passage (e.g. front matter) is shown too, unnumbered
-            blocks.append(_block(doc_id, text, cursor, start, "", cited, first))
-            first = first and not _overlaps(cursor, start, cited)
-        if end > start:
-            blocks.append(_block(doc_id, text, start, end, label, cited, first))
-            first = first and not _overlaps(start, end, cited)
-        cursor = max(cursor, end)
-    return f'<div class="qa-document">{"".join(blocks)}</div>'
-
-
-def paragraph_spans(passages: list[Passage]) -> list[tuple[int, int, int]]:
-    """(paragraph number, start, end) for each paragraph, joining the passages a long paragraph was cut into."""
-    spans: list[tuple[int, int, int]] = []
-    for passage in passages:
-        if spans and spans[-1][0] == passage.paragraph:
-            spans[-1] = (passage.paragraph, spans[-1][1], passage.end)
-        else:
-            spans.append((passage.paragraph, passage.start, passage.end))
-    return spans
-
-
-def _overlaps(start: int, end: int, cited: tuple[int, int] | None) -> bool:
-    return cited is not None and cited[0] < end and start < cited[1]
-
-
-def _block(doc_id: str, text: str, start: int, end: int, label: str, cited: tuple[int, int] | None, first: bool) -> str:
-    """One paragraph: its number and its exact text, with the part inside the cited range marked."""
-    css, body = ("qa-para" if label else "qa-para qa-outside"), escape(text[start:end])
-    if _overlaps(start, end, cited):
-        css += " qa-cited"
-        body = marked(text[start:end], cited[0] - start, cited[1] - start, "qa-cited-text", CITED_ID if first else "")
-    return (
-        f'<div class="{css}"><span class="qa-pnum">{label}</span><div class="qa-text" data-doc="{escape(doc_id)}" '
-        f'data-start="{start}" data-end="{end}">{body}</div></div>'
-    )
-
-
-def source_link_html(url: str | None) -> str:
-    """A quote's link to its source on the web ('Source: bidenwhitehouse.archives.gov ↗'); '' without one."""
-    if not url:
-        return ""
-    if not url.startswith(("https://", "http://")):
-        return f'<span class="qa-source">Source: {escape(url)}</span>'
-    site = urlsplit(url).netloc or url
-    return f'<a class="qa-source" href="{escape(url)}" target="_blank" rel="noopener">Source: {escape(site)} ↗</a>'
-
-
-def link_html(url: str) -> str:
-    """A link for a web address; anything else (javascript:, a file path) as plain escaped text."""
-    if not url.startswith(("https://", "http://")):
-        return escape(url)
-    return f'<a href="{escape(url)}" target="_blank" rel="noopener">{escape(url)}</a>'
-
-
-def metadata_html(view: DocumentView) -> str:
-    """A document's title and metadata as safe HTML."""
-    meta = view.info.metadata
-    rows = [*metadata_rows(meta), ("Document id", view.info.doc_id), ("Passages", str(view.info.passage_count))]
-    rows = [(label, link_html(value) if label == "Source" else escape(value)) for label, value in rows]
-    cells = "".join(f"<dt>{label}</dt><dd>{value}</dd>" for label, value in rows if value)
-    return f'<h2 class="qa-title">{escape(meta.title)}</h2><dl class="qa-meta">{cells}</dl>'
-
-
-def corpus_html(documents: list[DocumentInfo]) -> str:
-    """The corpus as a list: title (linking to the document view), author or speaker, date, passage count."""
-    items = []
-    for info in documents:
-        meta = info.metadata
-        who = meta.speaker or meta.author or "unknown author"
-        details = f"{who} · {format_date(meta.date) or 'undated'} · {info.passage_count} passages"
-        items.append(
-            f'<li><a href="{escape(permalink(info.doc_id))}" target="_blank">{escape(meta.title)}</a><br>'
-            f'<span class="qa-muted">{escape(details)}</span></li>'
-        )
-    return f'<ol class="qa-corpus">{"".join(items)}</ol>'
-
-
-def copy_text(quote: Quote) -> str:
-    """The quote with its citation, as copied to the clipboard."""
-    return f"“{quote.text}”\n— {quote.citation}"
 
 
 # --- The chat page ------------------------------------------------------------------------------------
@@ -519,7 +293,7 @@ def show_quote(quote: Quote, neighbours: tuple[Passage | None, Passage | None], 
     """A quote in a box: attribution, passage with highlight, link and copy button, then its context folded."""
     # One element per quote: as a bordered container holding an expander, each quote was four page
     # elements, and the browser redrawing all of them on every question was most of its work.
-    st.html(quote_card_html(quote, neighbours, number))
+    st.html(render.quote_card_html(quote, neighbours, number))
 
 
 def search_options(catalog: Catalog) -> SearchOptions:
@@ -569,19 +343,24 @@ def corpus_section(catalog: Catalog) -> None:
 
 
 def conversation_section(history: list[Turn]) -> None:
-    """Clear the chat; download it as Markdown."""
+    """Clear the chat; download it (and any checked quotations) as Markdown."""
     st.header("Conversation")
-    answers = [turn.answer for turn in history if turn.answer is not None]
     left, right = st.columns(2)
     left.button("Clear the chat", key="clear_chat", on_click=clear_history, disabled=not history)
-    right.download_button(
+    download_button(right, history, st.session_state.checks, key="download_chat")
+
+
+def download_button(place, history: list[Turn], checks: list[CheckResult], key: str) -> None:
+    """The Markdown export: the questions with their quoted answers, then the checked quotations."""
+    answers = [turn.answer for turn in history if turn.answer is not None]
+    place.download_button(
         "Download .md",
-        data=conversation_markdown(answers, title="Questions and quoted answers"),
+        data=conversation_markdown(answers, title="Questions and quoted answers", checks=checks),
         file_name="conversation.md",
         mime="text/markdown",
-        key="download_chat",
+        key=key,
         on_click="ignore",
-        disabled=not answers,
+        disabled=not (answers or checks),
     )
 
 
@@ -637,6 +416,41 @@ def add_documents(slot: EngineSlot, settings: Settings, files: list, limit: int)
     return messages
 
 
+# --- The check page -----------------------------------------------------------------------------------
+
+
+def check_page(slot: EngineSlot) -> None:
+    """Check a quotation: paste it, optionally say who said it and when, and see the verdict with its sources."""
+    with st.sidebar:
+        corpus_section(slot.catalog)
+    st.title("Check a quote")
+    st.caption(
+        "Paste what someone is reported to have said: see whether the corpus has it verbatim, altered, "
+        "or not at all, and who said it, when. Mark left-out words with … or [...]."
+    )
+    quotation = st.text_area("Quotation", key="check_text", placeholder="“…”")
+    left, right = st.columns(2)
+    speaker = left.text_input("Said by (optional)", key="check_speaker", placeholder="a speaker or an institution")
+    date = right.date_input(
+        "On (optional)", value=None, min_value=dt.date(1900, 1, 1), max_value=dt.date.today(), key="check_date"
+    )
+    if st.button("Check", key="check_button", type="primary"):
+        try:
+            with st.spinner("Checking the corpus…"):
+                result = slot.engine.check(quotation, speaker=speaker, date=date.isoformat() if date else None)
+        except AssistantError as error:
+            st.error(markdown_escape(str(error)))
+        else:
+            st.session_state.checks.append(result)
+    for result in reversed(st.session_state.checks):  # the latest first, under the form
+        st.html(render.check_html(result))
+    with st.sidebar:
+        st.header("Checked quotations")
+        left, right = st.columns(2)
+        left.button("Clear the checks", key="clear_checks", on_click=clear_checks, disabled=not st.session_state.checks)
+        download_button(right, st.session_state.history, st.session_state.checks, key="download_checks")
+
+
 # --- The document page --------------------------------------------------------------------------------
 
 
@@ -659,12 +473,12 @@ def document_page(slot: EngineSlot) -> None:
     cited, problem = cited_range(st.query_params, len(view.text))
     if problem:
         st.warning(markdown_escape(problem))
-    st.html(metadata_html(view))
+    st.html(render.metadata_html(view))
     if cited:
         numbers = sorted({p.paragraph for p in view.passages if p.start < cited[1] and cited[0] < p.end})
         where = ", ".join(f"¶{number}" for number in numbers) or "between paragraphs"
         st.caption(f"Cited passage: {where}, characters {cited[0]:,}–{cited[1]:,}, highlighted below.")
-    st.html(document_html(view, cited))
+    st.html(render.document_html(view, cited))
     if cited:
         st.html(SCROLL_TO_CITED, unsafe_allow_javascript=True)
 
@@ -691,7 +505,7 @@ def cited_range(params: Mapping[str, str], length: int) -> tuple[tuple[int, int]
 
 
 def main() -> None:
-    """Route to the document view when the URL names a document, else to the chat."""
+    """Route to the document view when the URL names a document, else to the chat or the quote check."""
     st.set_page_config(page_title="Quote-first assistant", page_icon="❝")
     st.html(CSS)
     try:
@@ -704,6 +518,10 @@ def main() -> None:
     init_session()
     if "doc" in st.query_params:
         document_page(slot)
+        return
+    mode = st.sidebar.radio("Mode", (ASK_MODE, CHECK_MODE), key="mode", horizontal=True, label_visibility="collapsed")
+    if mode == CHECK_MODE:
+        check_page(slot)
     else:
         chat_page(slot, settings)
 

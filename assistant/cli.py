@@ -1,4 +1,4 @@
-"""Command line: `python -m assistant ingest | ask | show | eval`; errors become one line and exit 1."""
+"""Command line: `python -m assistant ingest | ask | check | show | eval`; errors become one line and exit 1."""
 
 from __future__ import annotations
 
@@ -47,6 +47,14 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--json", action="store_true", help="one JSON object per question")
     ask.add_argument("--strict", action="store_true", help="leave out passages that are not a match")
     ask.set_defaults(run=_ask)
+
+    check = commands.add_parser("check", help="check a quotation: verbatim, altered, or not in the corpus")
+    _location_options(check, corpus=True)
+    check.add_argument("text", nargs="?", default="-", metavar="TEXT", help="the quotation ('-' or none: stdin)")
+    check.add_argument("--speaker", metavar="NAME", help="who the quotation is attributed to")
+    check.add_argument("--date", metavar="YYYY-MM-DD", help="when it is said to have been said")
+    check.add_argument("--json", action="store_true", help="print one JSON object")
+    check.set_defaults(run=_check)
 
     show = commands.add_parser("show", help="print a document with paragraph numbers and metadata")
     _location_options(show, corpus=True)
@@ -175,6 +183,36 @@ def _readable(answer) -> str:
         lines.append(f"    {quote.path} chars {quote.start}-{quote.end}, relevance {quote.score:.2f}")
         if quote.url:
             lines.append(f"    Source: {quote.url}")
+    return "\n".join(lines)
+
+
+def _check(args) -> int:
+    from assistant.check import Claim
+
+    text = sys.stdin.read() if args.text == "-" else args.text
+    claim = Claim(args.speaker, args.date)  # a bad date fails before the model loads
+    result = _open_engine(args).check(text, claim.speaker, claim.date)
+    print(json.dumps(result.to_json(), ensure_ascii=False) if args.json else _readable_check(result))
+    return 0
+
+
+def _readable_check(result) -> str:
+    lines = [result.summary]
+    if result.misattribution:
+        lines.append(result.misattribution)
+    if result.verdict == "not_found" and result.matches:
+        lines.append("Closest passages (not a match):")
+    fragments = len({match.quoted for match in result.matches if match.is_match}) > 1
+    for number, match in enumerate(result.matches, start=1):
+        lines.append(f"\n[{number}] {match.citation}, similarity {match.similarity:.2f}")
+        if fragments:  # an ellipsis (or reordered sentences): say which part of the quotation this is
+            lines.append(f"    For: “{match.quoted}”")
+        lines += textwrap.wrap(match.text, 100, initial_indent="    “", subsequent_indent="     ")
+        lines[-1] += "”"
+        lines += [f"    - {op.describe()}" for op in match.differences]
+        if match.misattributed:
+            lines.append(f"    Said by {match.said}.")
+        lines.append(f"    {match.path} chars {match.start}-{match.end}")
     return "\n".join(lines)
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from assistant.answer import Answer, build_answer
+from assistant.check import CheckResult, Claim, QuoteChecker
 from assistant.config import Settings
 from assistant.embedding import Embedder
 from assistant.errors import IndexCorruptError, UnknownDocumentError
@@ -39,6 +40,7 @@ class QuoteEngine:
         self.searcher = Searcher(index, embedder, settings.threshold, reranker)
         self._documents = {info.doc_id: info for info in index.documents()}
         self._steerer: Steerer | None = None
+        self.checker = QuoteChecker(index, self.searcher, self._documents)
 
     @classmethod
     def open(
@@ -121,6 +123,14 @@ class QuoteEngine:
             years = [int(d.metadata.date[:4]) for d in documents if d.metadata.date and d.metadata.date[:4].isdigit()]
             self._steerer = Steerer(self.index.people(), [d.metadata.title for d in documents], years)
         return self._steerer
+
+    def check(self, quotation: str, speaker: str | None = None, date: str | None = None) -> CheckResult:
+        """Whether a quotation is in the corpus verbatim, altered, or not at all; and, given who said it
+        and when (ISO date), whether the record agrees.
+
+        Raises QuotationError for an empty or too long quotation, or a date not written YYYY-MM-DD.
+        """
+        return self.checker.check(quotation, Claim(speaker, date))
 
     def documents(self) -> list[DocumentInfo]:
         """The indexed documents with their metadata and passage counts."""

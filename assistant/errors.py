@@ -34,3 +34,7 @@ class UnknownDocumentError(AssistantError, KeyError):
 
 class RerankerError(AssistantError):
     """The question–sentence model could not be loaded (a missing or damaged file, named in the message)."""
+
+
+class QuotationError(AssistantError, ValueError):
+    """A quotation that cannot be checked (empty, too long), or an attribution that cannot be read."""

@@ -1,4 +1,4 @@
-"""Export: a conversation as Markdown, every quote with its citation and a numbered list of sources."""
+"""Export: a conversation (and checked quotations) as Markdown, every quote with its citation and a list of sources."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 
 from assistant.answer import Answer, Quote, format_date
+from assistant.check import CheckMatch, CheckResult
 
 NOT_FOUND = "No passage in the corpus answers this question."
 # Characters that start Markdown (or GFM, or LaTeX in Streamlit) syntax anywhere in a line.
@@ -24,15 +25,18 @@ def markdown_escape(text: str) -> str:
     return "\n".join(_escape_line_start(line) for line in escaped.split("\n"))
 
 
-def conversation_markdown(answers: Sequence[Answer], title: str = "Conversation") -> str:
-    """The questions and their quoted answers as one Markdown document.
+def conversation_markdown(
+    answers: Sequence[Answer], title: str = "Conversation", checks: Sequence[CheckResult] = ()
+) -> str:
+    """The questions and their quoted answers, then any checked quotations, as one Markdown document.
 
     Each quote is a block quote (escaped so it reads exactly as the source), followed
     by its attribution and a reference number into the "Sources" list at the end,
-    which names each cited document once, in order of first citation.
+    which names each cited document once, in order of first citation. Each checked
+    quotation gets its verdict, any misattribution, and each match with its differences.
     """
     sources: dict[str, int] = {}
-    quoted: dict[str, Quote] = {}
+    described: dict[str, str] = {}
     lines = [f"# {markdown_escape(title)}", ""]
     for number, answer in enumerate(answers, start=1):
         lines += [f"## {number}. {markdown_escape(answer.question)}", ""]
@@ -43,13 +47,43 @@ def conversation_markdown(answers: Sequence[Answer], title: str = "Conversation"
             lines += ["Closest passages (not a match):", ""]
         for quote in answer.quotes:
             reference = sources.setdefault(quote.doc_id, len(sources) + 1)
-            quoted.setdefault(quote.doc_id, quote)
+            described.setdefault(quote.doc_id, _source_line(quote.title, quote.author, quote.date, quote.doc_id))
             lines += _quote_lines(quote, reference)
+    if checks:
+        lines += ["## Quotations checked", ""]
+    for number, result in enumerate(checks, start=1):
+        lines += _check_lines(number, result)
+        for match in result.matches:
+            reference = sources.setdefault(match.doc_id, len(sources) + 1)
+            described.setdefault(match.doc_id, _source_line(match.title, match.author, match.date, match.doc_id))
+            lines += _match_lines(match, reference)
     if sources:
         lines += ["## Sources", ""]
-        lines += [f"{reference}. {_source_line(quoted[doc_id])}" for doc_id, reference in sources.items()]
+        lines += [f"{reference}. {described[doc_id]}" for doc_id, reference in sources.items()]
         lines.append("")
     return "\n".join(lines)
+
+
+def _check_lines(number: int, result: CheckResult) -> list[str]:
+    lines = [f"### {number}. “{markdown_escape(' '.join(result.text.split()))}”", ""]
+    if result.claim.given:
+        lines += [f"Attributed to {markdown_escape(result.claim.describe())}", ""]
+    lines += [f"**{markdown_escape(result.label)}:** {markdown_escape(result.explanation)}", ""]
+    if result.misattributed:
+        said = f"attributed to {result.claim.describe()}, but said by {result.matches[0].said}."
+        lines += [f"**Misattributed:** {markdown_escape(said)}", ""]
+    if result.verdict == "not_found" and result.matches:
+        lines += ["Closest passages (not a match):", ""]
+    return lines
+
+
+def _match_lines(match: CheckMatch, reference: int) -> list[str]:
+    lead = "In" if match.is_match else "Not a match:"
+    header = f"{lead} {markdown_escape(match.citation)} [{reference}], similarity {match.similarity:.2f}"
+    differences = [f"- {markdown_escape(op.describe())}" for op in match.differences]
+    if differences:
+        differences = ["Differences (the quotation against the source):", "", *differences, ""]
+    return [header, "", *_block_quote(match.text), "", *differences]
 
 
 def _quote_lines(quote: Quote, reference: int) -> list[str]:
@@ -70,10 +104,9 @@ def _block_quote(text: str) -> list[str]:
     return quoted
 
 
-def _source_line(quote: Quote) -> str:
-    parts = [quote.title, quote.author, format_date(quote.date) or "undated"]
-    described = ", ".join(markdown_escape(part) for part in parts if part)
-    return f"{described} (document {markdown_escape(quote.doc_id)})"
+def _source_line(title: str, author: str | None, date: str | None, doc_id: str) -> str:
+    described = ", ".join(markdown_escape(part) for part in [title, author, format_date(date) or "undated"] if part)
+    return f"{described} (document {markdown_escape(doc_id)})"
 
 
 def _escape_line_start(line: str) -> str:

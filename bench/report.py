@@ -46,6 +46,17 @@ def targets(results: dict) -> list[dict]:
                     50,
                 )
             )
+    check = results.get("check", {})
+    if "check" in check:
+        p50 = check["check"]["p50_ms"]
+        rows.append(
+            _under_limit(
+                "check() p50 ≤ 100 ms at ~200,000 passages (issue 12)",
+                f"{p50:.1f} ms at {check['passages']:,} passages ({check['index_kind']})",
+                p50,
+                100,
+            )
+        )
     ingest = results.get("ingest", {})
     if "total_over_floor" in ingest:
         over = ingest["total_over_floor"]
@@ -145,7 +156,8 @@ _SET_NAMES = {
 def render_markdown(results: dict) -> str:
     """The whole page."""
     parts = [_header(results), _machine(results), _commands(results), _corpus(results), _targets_table(results)]
-    parts += [_ingest(results), _latency(results), _memory(results), _app(results), _peer(results), _onnx(results)]
+    parts += [_ingest(results), _latency(results), _memory(results), _check(results), _app(results), _peer(results)]
+    parts += [_onnx(results)]
     parts += [_observations(results), _contention(results)]
     return "\n\n".join(p for p in parts if p).rstrip() + "\n"
 
@@ -454,6 +466,32 @@ def _memory(results: dict) -> str:
     return "\n".join(lines)
 
 
+def _check(results: dict) -> str:
+    data = results.get("check")
+    if not data:
+        return ""
+    if "error" in data:
+        return f"## check() latency\n\nFailed: {data['error']}"
+    lines = [
+        "## check() latency",
+        "",
+        f"`engine.check(quotation)` on {data['passages']:,} passages ({data['index_kind']}; {data['how']}), "
+        f"{data['check']['n']} checks in a fresh process (`python -m bench.check_speed`): quotations made from "
+        "sentences of passages drawn with a fixed seed, as they are (verbatim), with one word changed (altered), "
+        "two sentences of a passage joined by an ellipsis, and made-up sentences (not found).",
+        "",
+        "| quotations | p50 | p95 | max | verdicts |",
+        "|---|---:|---:|---:|---|",
+    ]
+    verdicts = data.get("verdicts", {})
+    for kind, timing in [("all", data["check"]), *data["by_kind"].items()]:
+        given = ", ".join(f"{v.split(': ')[1]} {n}" for v, n in verdicts.items() if v.startswith(f"{kind}:"))
+        lines.append(
+            f"| {kind} | {timing['p50_ms']:.1f} ms | {timing['p95_ms']:.1f} ms | {timing['max_ms']:.1f} ms | {given} |"
+        )
+    return "\n".join(lines)
+
+
 def _app(results: dict) -> str:
     app = results.get("app")
     if not app:
@@ -731,7 +769,7 @@ _PART_NAMES = {
 def _contention(results: dict) -> str:
     rows = [
         (name, results[name]["section"])
-        for name in ("ingest", "reingest_all", "latency", "app", "peer", "onnx")
+        for name in ("ingest", "reingest_all", "latency", "check", "app", "peer", "onnx")
         if isinstance(results.get(name), dict) and "section" in results[name]
     ]
     if not rows:

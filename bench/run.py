@@ -2,7 +2,8 @@
 
 Sections, in order: ingest (fresh ingest of a subset of the UN speeches by stage,
 the model-only floor, re-ingests), reingest_all (re-ingest of the whole UN corpus),
-latency (ask() at ~2k, ~20k, ~200k passages, flat and HNSW, with memory), app (CLI
+latency (ask() at ~2k, ~20k, ~200k passages, flat and HNSW, with memory), check (check() of
+quotations at the largest size, on the latency section's index), app (CLI
 cold start and, when app.py works, the Streamlit app in a browser), peer (the
 LangChain tutorial stack) and onnx (the ONNX backend). `--quick` runs a small subset
 to check that everything works; the default fits ~40 minutes on 2 cores. Built
@@ -31,7 +32,7 @@ from bench.corpora import (
 )
 from bench.measure import BENCH_DIR, REPO_ROOT, BenchError, MachineLoad, log, wait_until_quiet
 
-SECTIONS = ("ingest", "reingest_all", "latency", "app", "peer", "onnx")
+SECTIONS = ("ingest", "reingest_all", "latency", "check", "app", "peer", "onnx")
 DEFAULT_FILES = 646  # every third speech: ~20,000 passages, embedded in ~6 minutes here
 QUICK_FILES = 200
 SEED_CORPUS = REPO_ROOT / "corpus"
@@ -208,6 +209,20 @@ def _latency(ctx: dict, args) -> dict:
     return {"configs": configs, "questions": len(UN_QUESTIONS), "rounds": args.rounds, "top_k": 5}
 
 
+def _check(ctx: dict, args) -> dict:
+    """check() latency at the largest size, with the index kind `auto` picks there (the latency section's build)."""
+    from assistant.config import Settings
+    from bench.check_speed import measure_index
+
+    target = max(args.sizes)
+    plan = _size_plan(ctx, target)
+    kind = "hnsw" if target > Settings().approximate_above else "flat"
+    corpus, index, build = _build_for(ctx, plan, kind)
+    log(f"check: {plan['name']} {kind} ({build['passages']} passages)")
+    count = 10 if args.quick else 25
+    return {"target": target, "corpus": plan["name"], "how": plan["how"], **measure_index(corpus, index, count, 2)}
+
+
 def _size_plan(ctx: dict, target: int) -> dict:
     """How to reach about `target` passages: the subset itself, its first files, or repeats of it."""
     from assistant.index import Index
@@ -354,6 +369,7 @@ def _onnx(ctx: dict, args) -> dict:
 
 SECTION_RUNNERS = {
     "ingest": _ingest,
+    "check": _check,
     "reingest_all": _reingest_all,
     "latency": _latency,
     "app": _app,

@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from assistant.answer import Answer, Quote
+from assistant.check import CheckMatch, CheckResult, Claim, DiffOp
 from assistant.export import NOT_FOUND as NOT_FOUND_TEXT
 from assistant.export import conversation_markdown, markdown_escape
 
@@ -105,3 +106,60 @@ def test_conversation_has_every_quote_its_citation_and_numbered_sources() -> Non
 def test_quote_keeps_its_line_breaks() -> None:
     markdown = conversation_markdown([Answer("q", True, [quote("d", "line one\nline two\n\nnew paragraph", 1)])])
     assert "> line one\\\n> line two\n>\n> new paragraph" in markdown
+
+
+def checked(verdict: str, text: str, matches: list[CheckMatch], claim: Claim | None = None) -> CheckResult:
+    return CheckResult(text, verdict, tuple(matches), claim or Claim())
+
+
+def check_match(doc_id: str, text: str, diff: tuple[DiffOp, ...] = (), **changes) -> CheckMatch:
+    fields = dict(
+        doc_id=doc_id,
+        path=f"/corpus/{doc_id}.txt",
+        title=f"Title of {doc_id}",
+        author="Ministry",
+        speaker="Ministry",
+        date="2023-09-14",
+        paragraph=6,
+        start=0,
+        end=len(text),
+        text=text,
+        citation=f"Ministry, {doc_id}, 14 September 2023, ¶6",
+        similarity=1.0 if not diff else 0.93,
+        diff=diff,
+        quoted=text,
+    )
+    return CheckMatch(**(fields | changes))
+
+
+def test_checked_quotations_follow_the_conversation_with_verdicts_differences_and_shared_sources() -> None:
+    answer = Answer("What about the budget?", True, [quote("note", "Some text.", 6)])
+    altered = checked(
+        "altered",
+        "for over *ten* years",
+        [check_match("note", "for over six years", (DiffOp("replace", "*ten*", "six", 9, 12),), misattributed=True)],
+        Claim("Zhao <b>Lijian</b>", "2022-07-28"),
+    )
+    verbatim = checked("verbatim", TRICKY, [check_match("press", TRICKY)])
+    not_found = checked("not_found", "made up", [check_match("press", "Closest.", is_match=False, similarity=0.2)])
+
+    markdown = conversation_markdown([answer], title="Session", checks=[altered, verbatim, not_found])
+
+    assert markdown.index("## 1. What about the budget?") < markdown.index("## Quotations checked")
+    assert "### 1. “for over \\*ten\\* years”" in markdown
+    assert "Attributed to Zhao \\<b\\>Lijian\\</b\\> on 28 July 2022" in markdown
+    assert "**Altered:** a passage says nearly the same; the differences are marked." in markdown
+    assert (
+        "**Misattributed:** attributed to Zhao \\<b\\>Lijian\\</b\\> on 28 July 2022, "
+        "but said by Ministry on 14 September 2023."
+    ) in markdown
+    assert "In Ministry, note, 14 September 2023, ¶6 [1], similarity 0.93" in markdown
+    assert "- quoted “\\*ten\\*” where the source says “six”" in markdown
+    assert "**Verbatim:** these words are in the corpus." in markdown and "> " + markdown_escape(TRICKY) in markdown
+    assert "Closest passages (not a match):\n\nNot a match: Ministry, press, 14 September 2023, ¶6 [2]" in markdown
+    assert markdown.split("## Sources\n\n")[1].splitlines() == [
+        "1. Title of note, Ministry, 14 September 2023 (document note)",
+        "2. Title of press, Ministry, 14 September 2023 (document press)",
+    ]
+    rendered = rendered_text(markdown)
+    assert TRICKY in rendered and "“for over *ten* years”" in rendered and "Zhao <b>Lijian</b>" in rendered

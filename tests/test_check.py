@@ -1,0 +1,391 @@
+"""Checking a quotation: tokens and offsets, ellipses, claims, and 70+ generated cases on real documents.
+
+The generated cases (tests/checkcases.py) and the property test run the real bundled
+model on the seed documents plus the 16 held-out UN speeches; the unit tests need no model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from assistant.check import (
+    ALTERED_MIN_SIMILARITY,
+    ELLIPSIS,
+    MAX_QUOTATION_CHARS,
+    OPENING_MARKS,
+    Claim,
+    DiffOp,
+    fold,
+    parse_quotation,
+    tokenize,
+)
+from assistant.config import Settings
+from assistant.engine import QuoteEngine
+from assistant.errors import QuotationError
+from tests.checkcases import HELDOUT_CORPUS, NOTE, SEED_CORPUS, Case, documents, generated_cases
+
+TERRORISM_TEN = "There has been no violent terrorist incident in Xinjiang for over ten consecutive years."
+NOTE_SENTENCE = "It's clear to all that the co-sponsors are notorious anti-China organizations."
+MADE_UP = "The Ministry of Agriculture announced new subsidies for cotton farmers in Kashgar last spring."
+CASES = generated_cases()
+MATCH_KEYS = ["doc_id", "path", "start", "end", "text", "speaker", "date", "citation", "similarity", "diff"]
+
+
+# --- Tokens, folding, quotations (no model) ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "plain"),
+    [
+        ("It’s “CLEAR” — anti‐China", 'it\'s "clear" - anti-china'),
+        ("‘single’ «guillemets» ‚low‛", "'single' \"guillemets\" 'low'"),
+        ("İstanbul", "istanbul"),  # lower-cases to two characters; the first is kept, offsets stay put
+        ("", ""),
+        ("😀 Emoji", "😀 emoji"),
+    ],
+)
+def test_fold_plains_case_quotes_and_dashes_one_character_for_one(raw: str, plain: str) -> None:
+    assert fold(raw) == plain
+    assert len(fold(raw)) == len(raw)
+
+
+@given(st.text(max_size=200))
+def test_every_token_is_the_raw_text_at_its_offsets(text: str) -> None:
+    tokens = tokenize(text)
+    for key, start, end in zip(tokens.keys, tokens.starts, tokens.ends):
+        assert fold(text[start:end]) == key
+    assert "".join(tokens.keys) == "".join(fold(text).split())  # whitespace is all that is left out
+
+
+def test_tokens_ignore_whitespace_and_split_punctuation() -> None:
+    tokens = tokenize("  Six\u00a0consecutive\r\n years. ")
+    assert tokens.keys == ("six", "consecutive", "years", ".")
+    assert (tokens.starts[0], tokens.ends[-1]) == (2, 26)
+
+
+@pytest.mark.parametrize(
+    ("quotation", "fragments"),
+    [
+        ("one two three", ["one two three"]),
+        ("“one two three”", ["one two three"]),
+        ('"one two ... three four"', ["one two", "three four"]),
+        ("one two … three four", ["one two", "three four"]),
+        ("one two…three four", ["one two", "three four"]),
+        ("one two [...] three four", ["one two", "three four"]),
+        ("one two […] three four", ["one two", "three four"]),
+        ("one two (...) three four", ["one two", "three four"]),
+        ("one two . . . three four", ["one two", "three four"]),
+        ("One two. ... Three four", ["One two.", "Three four"]),  # the sentence keeps its full stop
+        ("... one two ... three ...", ["one two", "three"]),
+        ("U.S. policy", ["U.S. policy"]),
+        ("“one” two", ["“one” two"]),  # marks that do not enclose the whole quotation are part of it
+    ],
+)
+def test_quotation_is_cut_at_ellipses(quotation: str, fragments: list[str]) -> None:
+    parsed = parse_quotation(quotation)
+    assert [parsed.fragment_text(fragment) for fragment in parsed.fragments] == fragments
+
+
+@pytest.mark.parametrize(
+    ("quotation", "message"),
+    [
+        ("", "The quotation is empty"),
+        ("   \n ", "The quotation is empty"),
+        ("“ … ”", "The quotation is empty"),
+        ("x" * (MAX_QUOTATION_CHARS + 1), "characters long; the limit is 5,000"),
+    ],
+)
+def test_quotation_errors(quotation: str, message: str) -> None:
+    with pytest.raises(QuotationError, match=message):
+        parse_quotation(quotation)
+
+
+@pytest.mark.parametrize("date", ["2023-9-14", "14 September 2023", "2023-02-30", "2023"])
+def test_claim_date_must_be_iso(date: str) -> None:
+    with pytest.raises(QuotationError, match=f"The date '{date}' is not a date written YYYY-MM-DD."):
+        Claim(date=date)
+
+
+@pytest.mark.parametrize(
+    ("claim", "names", "date", "contradicted"),
+    [
+        (Claim("Zhao Lijian"), ["Zhao Lijian"], "2022-07-28", False),
+        (Claim("zhao"), ["Zhao Lijian"], None, False),
+        (Claim("China"), ["Permanent Mission of the People's Republic of China to the United Nations"], None, False),
+        (Claim("Wang Wenbin"), ["Zhao Lijian"], None, True),
+        (Claim("China Daily"), ["Zhao Lijian"], None, True),
+        (Claim("Anyone"), [], None, False),  # nobody named in the record: nothing to contradict
+        (Claim(date="2022-07-28"), ["Zhao Lijian"], "2022-07-28", False),
+        (Claim(date="2022-07-29"), ["Zhao Lijian"], "2022-07-28", True),
+        (Claim(date="2022-07-29"), ["Zhao Lijian"], "2022-07", False),  # a partial date includes the day
+        (Claim(date="2022-07-29"), ["Zhao Lijian"], None, False),
+        (Claim("Zhao Lijian", "2021-01-01"), ["Zhao Lijian"], "2022-07-28", True),
+    ],
+)
+def test_claims_are_contradicted_only_by_a_known_other_speaker_or_day(claim, names, date, contradicted) -> None:
+    assert claim.contradicted_by(names, date) is contradicted
+
+
+def test_a_diff_op_says_what_changed_in_words() -> None:
+    assert DiffOp("replace", "ten", "six", 5, 8).describe() == "quoted “ten” where the source says “six”"
+    assert DiffOp("insert", "very", "", 5, 5).describe() == "added “very”"
+    assert DiffOp("delete", "", "violent", 5, 12).describe() == "left out “violent”"
+    assert DiffOp("equal", "x", "X", 0, 1).to_json() == {"op": "equal", "quoted": "x", "source": "X"}
+
+
+# --- The checker on the seed corpus with the fake embedder (fast) -----------------------------------------
+
+
+def test_json_has_the_issues_fields_and_every_match_is_verbatim_text(fake_engine: QuoteEngine) -> None:
+    result = fake_engine.check(TERRORISM_TEN)
+
+    data = json.loads(json.dumps(result.to_json()))
+    assert list(data) == ["text", "verdict", "misattributed", "matches"]
+    assert data["verdict"] == "altered"
+    (match,) = data["matches"]
+    assert list(match)[: len(MATCH_KEYS)] == MATCH_KEYS
+    assert fake_engine.document(match["doc_id"]).text[match["start"] : match["end"]] == match["text"]
+    assert {op["op"] for op in match["diff"]} <= {"equal", "insert", "delete", "replace"}
+
+
+def test_altered_sentence_shows_six_against_ten_in_the_note(fake_engine: QuoteEngine) -> None:
+    result = fake_engine.check(TERRORISM_TEN)
+
+    assert result.verdict == "altered" and result.summary.startswith("Altered")
+    match = result.matches[0]
+    assert match.doc_id == NOTE and match.citation.endswith("note verbale CMS (2023), 14 September 2023, ¶6")
+    assert match.text == "there has been no violent terrorist incident in Xinjiang for over six consecutive years."
+    assert [op.to_json() for op in match.differences] == [{"op": "replace", "quoted": "ten", "source": "six"}]
+    assert 0.9 < match.similarity < 1.0
+
+
+def test_a_quotation_across_two_paragraphs_is_found_verbatim(fake_engine: QuoteEngine) -> None:
+    text = fake_engine.document(NOTE).text
+    start = text.index("greater solidarity among all ethnic groups")
+    end = text.index("nearly 100 countries voiced") + len("nearly 100 countries voiced")
+
+    result = fake_engine.check(" ".join(text[start:end].split()))
+
+    assert result.verdict == "verbatim"
+    assert [(m.doc_id, m.start, m.end) for m in result.matches] == [(NOTE, start, end)]
+    assert result.matches[0].citation.endswith("¶6–7")
+
+
+def test_a_phrase_said_twice_is_shown_at_both_places(fake_engine: QuoteEngine) -> None:
+    result = fake_engine.check("in Xinjiang")
+
+    text = fake_engine.document(NOTE).text
+    assert result.verdict == "verbatim"
+    said = [m.start() for m in re.finditer("in Xinjiang", text)]
+    assert [m.start for m in result.matches if m.doc_id == NOTE] == said
+    assert len({m.doc_id for m in result.matches}) == 2  # the press conference says it too
+    assert result.summary == "Verbatim: these words are in 2 documents."
+
+
+def test_a_quotation_in_a_transcript_is_attributed_to_its_turns_speaker(fake_engine: QuoteEngine) -> None:
+    question = "What is China’s comment?"
+
+    wrong = fake_engine.check(question, speaker="Zhao Lijian", date="2022-07-28")
+    right = fake_engine.check(question, speaker="China Daily")
+
+    assert wrong.verdict == "verbatim" and wrong.misattributed
+    assert wrong.matches[0].speaker == "China Daily"
+    assert wrong.misattribution == (
+        "Misattributed: attributed to Zhao Lijian on 28 July 2022, but said by China Daily on 28 July 2022."
+    )
+    assert not right.misattributed and right.misattribution is None
+
+
+def test_not_found_shows_the_nearest_passages_marked_not_a_match(fake_engine: QuoteEngine) -> None:
+    result = fake_engine.check(MADE_UP, speaker="Nobody")
+
+    assert result.verdict == "not_found" and not result.misattributed
+    assert result.summary == "Not found: nothing in the corpus is close enough to this quotation."
+    assert 1 <= len(result.matches) <= 3
+    for match in result.matches:
+        assert not match.is_match and match.diff == () and match.similarity < ALTERED_MIN_SIMILARITY
+        assert fake_engine.document(match.doc_id).text[match.start : match.end] == match.text
+
+
+def test_a_quotation_of_words_the_corpus_never_uses_shares_nothing_with_its_nearest(fake_engine: QuoteEngine) -> None:
+    result = fake_engine.check("Zyxwv qwertyuiop asdfghjkl")
+    assert result.verdict == "not_found" and result.matches
+    assert [match.similarity for match in result.matches] == [0.0] * len(result.matches)
+
+
+def test_engine_check_raises_for_a_bad_quotation(fake_engine: QuoteEngine) -> None:
+    with pytest.raises(QuotationError, match="The quotation is empty"):
+        fake_engine.check("  ")
+    with pytest.raises(QuotationError, match="YYYY-MM-DD"):
+        fake_engine.check(NOTE_SENTENCE, date="yesterday")
+
+
+# --- Generated cases with the real model (seeds + held-out speeches) ---------------------------------------
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> QuoteEngine:
+    """The seed documents (with their catalog) and the 16 held-out speeches, indexed with the real model."""
+    root = tmp_path_factory.mktemp("check")
+    corpus = root / "corpus"
+    shutil.copytree(SEED_CORPUS, corpus)
+    for path in HELDOUT_CORPUS.iterdir():
+        shutil.copyfile(path, corpus / path.name)
+    return QuoteEngine.open(Settings(corpus_dir=corpus, index_dir=root / "index"), build=True)
+
+
+def test_there_are_at_least_60_cases_of_every_kind() -> None:
+    kinds = {case.kind for case in CASES}
+    assert len(CASES) >= 60
+    assert kinds == {
+        "verbatim_typographic",
+        "one_word_changed",
+        "words_dropped",
+        "ellipsis_joined",
+        "sentences_reordered",
+        "misattributed",
+        "rightly_attributed",
+        "fabricated",
+    }
+    assert len({case.name for case in CASES}) == len(CASES)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+def test_generated_case(engine: QuoteEngine, case: Case) -> None:
+    result = engine.check(case.quotation, speaker=case.speaker, date=case.date)
+
+    assert result.verdict == case.verdict
+    for match in result.matches:  # every offset, of every match and every diff op, against the document
+        text = documents()[match.doc_id]
+        assert text[match.start : match.end] == match.text
+        assert all(text[op.source_start : op.source_end] == op.source for op in match.diff)
+        assert all(op.quoted in case.quotation for op in match.diff)
+    found = [(m.doc_id, m.start, m.end) for m in result.matches if m.is_match]
+    for place in case.places:
+        assert (place.doc_id, place.start, place.end) in found
+    if case.verdict == "verbatim":
+        assert all(m.is_verbatim and m.similarity == 1.0 for m in result.matches)
+    if case.kind in ("ellipsis_joined", "sentences_reordered"):
+        assert found[:2] == [(p.doc_id, p.start, p.end) for p in case.places]
+    if case.kind == "ellipsis_joined":
+        assert result.summary == "Verbatim: these words are in the corpus, joined from 2 places of one document."
+    if case.kind == "sentences_reordered":
+        assert result.explanation.startswith("these words are in the corpus, but not as quoted")
+    if case.differences:
+        (match,) = result.matches
+        assert [(op.op, op.quoted, op.source) for op in match.differences] == list(case.differences)
+        assert ALTERED_MIN_SIMILARITY <= match.similarity < 1.0
+    if case.verdict == "not_found":
+        assert all(not m.is_match and m.similarity < ALTERED_MIN_SIMILARITY for m in result.matches)
+    assert result.misattributed is case.misattributed
+    if case.misattributed:
+        assert result.matches[0].speaker == case.said_by
+        assert result.misattribution.endswith(f"but said by {result.matches[0].said}.")
+
+
+@pytest.mark.integration
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_verbatim_substring_of_any_document_is_found_at_its_exact_offsets(engine: QuoteEngine, data) -> None:
+    doc_id = data.draw(st.sampled_from(sorted(documents())), label="document")
+    text = documents()[doc_id]
+    words = _word_spans(text, engine.document(doc_id).passages[0].start)
+    length = data.draw(st.integers(8, 40), label="words")
+    first = data.draw(st.integers(0, len(words) - length), label="first word")
+    start, end = words[first][0], words[first + length - 1][1]
+    quotation = text[start:end]
+    assume(not ELLIPSIS.search(quotation) and not (quotation[0] in OPENING_MARKS and quotation[-1] in "\"'”’»“"))
+    retyped = data.draw(st.sampled_from([quotation, quotation.upper(), " ".join(quotation.split())]), label="form")
+
+    result = engine.check(retyped)
+
+    assert result.verdict == "verbatim"
+    assert (doc_id, start, end) in [(m.doc_id, m.start, m.end) for m in result.matches]
+    assert all(documents()[m.doc_id][m.start : m.end] == m.text for m in result.matches)
+
+
+def _word_spans(text: str, start: int) -> list[tuple[int, int]]:
+    """Runs of non-whitespace characters of text[start:], as offsets into text."""
+    return [(m.start(), m.end()) for m in re.compile(r"\S+").finditer(text, start)]
+
+
+# --- The issue's "done when", from the command line ---------------------------------------------------------
+
+
+def run_check(*args: str, places: dict, stdin: str | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", **places}
+    return subprocess.run(
+        [sys.executable, "-m", "assistant", "check", *args],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.fixture(scope="module")
+def places(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    root = tmp_path_factory.mktemp("check-cli")
+    shutil.copytree(SEED_CORPUS, root / "corpus")
+    return {"ASSISTANT_CORPUS": str(root / "corpus"), "ASSISTANT_INDEX": str(root / "index")}
+
+
+@pytest.mark.integration
+def test_done_when_ten_years_is_altered_showing_six_against_ten_citing_the_note(places: dict) -> None:
+    result = run_check(TERRORISM_TEN, places=places)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Altered: a passage says nearly the same; the differences are marked.")
+    assert "note verbale CMS (2023), 14 September 2023, ¶6" in result.stdout
+    assert "- quoted “ten” where the source says “six”" in result.stdout
+
+    data = json.loads(run_check("--json", TERRORISM_TEN, places=places).stdout)
+    assert data["verdict"] == "altered"
+    match = data["matches"][0]
+    assert match["date"] == "2023-09-14" and match["citation"].endswith("14 September 2023, ¶6")
+    assert {"op": "replace", "quoted": "ten", "source": "six"} in match["diff"]
+    assert Path(match["path"]).read_text(encoding="utf-8")[match["start"] : match["end"]] == match["text"]
+
+
+@pytest.mark.integration
+def test_done_when_a_sentence_of_the_note_with_straight_quotes_is_verbatim(places: dict) -> None:
+    data = json.loads(run_check("--json", NOTE_SENTENCE, places=places).stdout)  # the note's ' is straight
+
+    assert data["verdict"] == "verbatim"
+    assert data["matches"][0]["doc_id"] == NOTE and data["matches"][0]["text"] == NOTE_SENTENCE
+    retyped = json.loads(run_check("--json", "-", places=places, stdin="It’s clear to all").stdout)  # from stdin
+    assert retyped["verdict"] == "verbatim" and retyped["matches"][0]["text"] == "It's clear to all"
+
+
+@pytest.mark.integration
+def test_done_when_a_made_up_sentence_is_not_found(places: dict) -> None:
+    result = run_check(MADE_UP, places=places)
+    assert result.stdout.startswith("Not found: nothing in the corpus is close enough to this quotation.")
+    assert "Closest passages (not a match):" in result.stdout
+    assert json.loads(run_check("--json", MADE_UP, places=places).stdout)["verdict"] == "not_found"
+
+
+@pytest.mark.integration
+def test_cli_flags_a_misattribution_and_rejects_a_bad_date(places: dict) -> None:
+    data = json.loads(
+        run_check("--json", "--speaker", "Zhao Lijian", "--date", "2023-09-14", NOTE_SENTENCE, places=places).stdout
+    )
+    assert data["misattributed"] is True and data["matches"][0]["misattributed"] is True
+    assert data["matches"][0]["speaker"] == "Permanent Mission of the People's Republic of China to the United Nations"
+
+    bad = run_check("--date", "14/09/2023", NOTE_SENTENCE, places=places)
+    assert bad.returncode == 1
+    assert bad.stderr.strip() == "error: The date '14/09/2023' is not a date written YYYY-MM-DD."

@@ -1,0 +1,1 @@
+"""The browser app's rendering: safe HTML from engine objects, and the page's CSS and scripts."""
