@@ -128,6 +128,8 @@ def open_engine(settings: Settings) -> QuoteEngine:
         with st.spinner("Loading the index and the language model…"):
             engine = QuoteEngine.open(settings, build=True, progress=progress)
             engine.embedder.encode(["warm-up"])  # load the model now, not during the first question
+            if engine.reranker is not None:
+                engine.reranker.score("warm-up", ["warm-up"])  # ONNX Runtime's first run is slow
     except AssistantError as error:
         bar.empty()
         st.error(markdown_escape(str(error)))
@@ -222,13 +224,16 @@ def conversation(slot: EngineSlot, options: SearchOptions) -> None:
     whose values Streamlit passes in again from the last full run.
     """
     history: list[Turn] = st.session_state.history
-    for turn in history:
-        show_turn(turn)
+    widen = st.session_state.pop("search_everything", None)
+    if widen is not None and widen < len(history):  # "Search the whole collection" under an earlier answer
+        history[widen] = ask(slot.engine, history[widen].question, options, history[:widen], steer=False)
+    for number, turn in enumerate(history):
+        show_turn(turn, number)
     with st.bottom:  # pinned below the chat, as at the top level (inside a fragment it would be inline)
         question = st.chat_input("Ask a question about the documents", key="question")
     if question:
         turn = ask(slot.engine, question, options, history)
-        show_turn(turn)
+        show_turn(turn, len(history))
         history.append(turn)
     with st.sidebar:
         conversation_section(history)
@@ -236,13 +241,21 @@ def conversation(slot: EngineSlot, options: SearchOptions) -> None:
         st.html(COPY_ON_CLICK, unsafe_allow_javascript=True)
 
 
-def ask(engine: QuoteEngine, question: str, options: SearchOptions, history: list[Turn]) -> Turn:
-    """Ask the engine, passing the previous question so that a short follow-up is read in its context."""
+def ask(engine: QuoteEngine, question: str, options: SearchOptions, history: list[Turn], steer: bool = True) -> Turn:
+    """Ask the engine, passing the previous question so that a short follow-up is read in its context.
+
+    With steer, people and dates the question names restrict the search (the answer says which).
+    """
     previous = next((turn.question for turn in reversed(history) if turn.answer is not None), None)
     try:
         with st.spinner("Searching the corpus…"):
             answer = engine.ask(
-                question, top_k=options.top_k, filters=options.filters, previous=previous, strict=options.strict
+                question,
+                top_k=options.top_k,
+                filters=options.filters,
+                previous=previous,
+                strict=options.strict,
+                steer=steer,
             )
             context = tuple(engine.neighbours(quote.doc_id, quote.start) for quote in answer.quotes)
     except AssistantError as error:
@@ -250,15 +263,30 @@ def ask(engine: QuoteEngine, question: str, options: SearchOptions, history: lis
     return Turn(question, answer, context=context, scope=options.describe())
 
 
-def show_turn(turn: Turn) -> None:
-    """One question and its answer, in chat bubbles."""
+def show_turn(turn: Turn, number: int) -> None:
+    """One question and its answer, in chat bubbles; `number` is its place in the conversation."""
     with st.chat_message("user"):
         st.text(turn.question)
     with st.chat_message("assistant"):
         if turn.answer is None:
             st.error(markdown_escape(turn.error or "The question could not be searched."))
             return
+        if turn.answer.restricted_to:
+            st.caption(markdown_escape(f"Searched only: {turn.answer.restricted_to} (named in the question)"))
+            st.button(
+                "Search the whole collection instead",
+                key=f"search-everything-{number}",
+                on_click=search_everything,
+                args=(number,),
+            )
+        if turn.answer.restriction_note:
+            st.info(markdown_escape(turn.answer.restriction_note))
         show_answer(turn.answer, turn.context, turn.scope)
+
+
+def search_everything(number: int) -> None:
+    """Ask the question of turn `number` again without the restriction read from it (a button callback)."""
+    st.session_state.search_everything = number
 
 
 def show_answer(answer: Answer, context: tuple[tuple[Passage | None, Passage | None], ...], scope: str | None) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from assistant.corpus import Metadata
 from assistant.index import DocumentInfo
@@ -40,6 +40,9 @@ class Quote:
     is_match: bool = True
     speaker_label: str | None = None
     url: str | None = None
+    #: What `score` is: "probability" (the reranker's calibrated probability that the passage answers) or
+    #: "cosine" (the passage's cosine to the question, without a reranker).
+    score_kind: str = "cosine"
 
     @property
     def source(self) -> str:
@@ -72,6 +75,7 @@ class Quote:
             "text": self.text,
             "highlight": {"start": self.highlight_start, "end": self.highlight_end},
             "score": round(self.score, 4),
+            "score_kind": self.score_kind,
             "citation": self.citation,
             "url": self.url,
         }
@@ -122,7 +126,11 @@ def build_answer(
     With strict, passages that are not matches are left out.
     """
     hits = [h for h in result.hits if h.is_match] if strict else result.hits
-    quotes = [_quote(hit, documents[hit.passage.doc_id], result.question, sentence_scorer) for hit in hits]
+    kind = "probability" if result.mode == "reranked" else "cosine"
+    quotes = [
+        replace(_quote(hit, documents[hit.passage.doc_id], result.question, sentence_scorer), score_kind=kind)
+        for hit in hits
+    ]
     return Answer(question, result.answered, quotes, result.reason, result.question.text)
 
 

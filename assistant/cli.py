@@ -46,6 +46,11 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--top-k", type=_top_k, default=5, metavar="N", help="quotes per answer, 1-100 (default 5)")
     ask.add_argument("--json", action="store_true", help="one JSON object per question")
     ask.add_argument("--strict", action="store_true", help="leave out passages that are not a match")
+    ask.add_argument(
+        "--no-steer",
+        action="store_true",
+        help="do not restrict the search to people or dates the question names ('What did Psaki say on 4 March')",
+    )
     ask.set_defaults(run=_ask)
 
     check = commands.add_parser("check", help="check a quotation: verbatim, altered, or not in the corpus")
@@ -140,7 +145,7 @@ def _ask(args) -> int:
     status = 0
     for question in questions:
         try:
-            answer = engine.ask(question, top_k=args.top_k, strict=args.strict)
+            answer = engine.ask(question, top_k=args.top_k, strict=args.strict, steer=not args.no_steer)
         except AssistantError as error:
             if len(questions) == 1:
                 raise
@@ -167,6 +172,10 @@ def _read_questions(source: str) -> Iterator[str]:
 
 def _readable(answer) -> str:
     lines = [f"Q: {answer.question}"]
+    if answer.restricted_to:
+        lines.append(f"Searched only: {answer.restricted_to} (named in the question; --no-steer searches everything)")
+    if answer.restriction_note:
+        lines.append(answer.restriction_note)
     if answer.answered:
         lines.append(answer.summary + ":")
     else:
@@ -180,7 +189,10 @@ def _readable(answer) -> str:
         lines[-1] += "”"
         if quote.highlight != quote.text:
             lines.append(f"    Best sentence: “{quote.highlight}”")
-        lines.append(f"    {quote.path} chars {quote.start}-{quote.end}, relevance {quote.score:.2f}")
+        relevance = f"relevance {quote.score:.2f}"
+        if quote.score_kind == "probability":
+            relevance = f"answers with probability {quote.score:.2f}"
+        lines.append(f"    {quote.path} chars {quote.start}-{quote.end}, {relevance}")
         if quote.url:
             lines.append(f"    Source: {quote.url}")
     return "\n".join(lines)

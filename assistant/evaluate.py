@@ -180,8 +180,8 @@ def evaluate_beir(engine, queries_path: Path, qrels_path: Path) -> dict:
         parts = line.split("\t")
         if len(parts) >= 3 and parts[2].strip().lstrip("-").isdigit():
             relevant.setdefault(parts[0], {})[parts[1]] = int(parts[2])
-    report = {"queries": len(relevant), "modes": {}}
-    for mode in MODES:
+    report = {"queries": len(relevant), "shipped": engine.searcher.default_mode, "modes": {}}
+    for mode in [m for m in MODES if m != "reranked" or engine.reranker is not None]:
         ndcg, recall = [], []
         for query_id, judged in relevant.items():
             if query_id not in queries:

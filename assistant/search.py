@@ -105,6 +105,7 @@ class SearchResult:
     hits: list[Hit] = field(default_factory=list)
     answered: bool = False
     reason: str | None = None
+    mode: str = "hybrid"
 
 
 def parse_question(question: str) -> Question:
@@ -176,7 +177,7 @@ class Searcher:
             raise ValueError("mode 'reranked' needs a reranker (ASSISTANT_RERANKER is 'none')")
         allowed = self._allowed_ids(filters or Filters(), question.phrases)
         if allowed is not None and len(allowed) == 0:
-            return SearchResult(question, reason=_nothing_allowed(question, filters))
+            return SearchResult(question, reason=_nothing_allowed(question, filters), mode=mode)
         depth = max(CANDIDATES, top_k * 4)
         # The keyword search runs while the model embeds the question: ONNX Runtime and numpy
         # (bm25s) both release the GIL, so the two mostly overlap.
@@ -188,7 +189,7 @@ class Searcher:
             query_vector, dense if mode != "keyword" else [], keyword, "hybrid" if mode == "reranked" else mode
         )
         if not fused:
-            return SearchResult(question, reason="No passage shares a word with the question.")
+            return SearchResult(question, reason="No passage shares a word with the question.", mode=mode)
         if mode == "reranked":
             candidates = self._select(fused, query_vector, max(RERANK_DEPTH, top_k), dense, keyword, False)
             hits = self._rerank(question, candidates, bool(question.phrases))[:top_k]
@@ -198,7 +199,7 @@ class Searcher:
                 hits = [replace(h, is_match=h.relevance >= CONFIDENT_RELEVANCE) for h in hits]
         answered = any(hit.is_match for hit in hits)  # hits stay in fused order: it ranks better than cosine
         reason = None if answered else "No passage in the corpus answers this question."
-        return SearchResult(question, hits, answered, reason)
+        return SearchResult(question, hits, answered, reason, mode)
 
     @property
     def default_mode(self) -> str:

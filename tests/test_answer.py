@@ -46,6 +46,7 @@ QUOTE_KEYS = [
     "text",
     "highlight",
     "score",
+    "score_kind",
     "citation",
     "url",
 ]
@@ -53,7 +54,7 @@ QUOTE_KEYS = [
 
 def test_json_has_exactly_the_documented_keys(fake_engine):
     data = fake_engine.ask("countering violent terrorism").to_json()
-    assert list(data) == ["question", "answered", "quotes"]
+    assert list(data) == ["question", "answered", "restricted_to", "restriction_note", "quotes"]
     for quote in data["quotes"]:
         assert list(quote) == QUOTE_KEYS
         assert list(quote["highlight"]) == ["start", "end"]

@@ -638,3 +638,25 @@ def test_a_quote_card_links_the_source_when_the_document_has_one(url, shown):
         assert "qa-source" not in card
     else:
         assert shown in card
+
+
+# --- Steering ---------------------------------------------------------------------------------------------
+
+
+def test_a_named_speaker_restricts_the_answer_visibly_and_one_click_removes_it(corpus: Path) -> None:
+    at = ask(start_app(), "What did Zhao Lijian say about the assessment?")
+    assert "Searched only: Zhao Lijian (named in the question)" in [c.value for c in at.caption]
+    assert all("According to Zhao Lijian" in card for card in quotes_html(at))
+    (button,) = [b for b in at.button if b.label == "Search the whole collection instead"]
+    button.click().run()
+    assert not at.exception, at.exception
+    assert not [c.value for c in at.caption if c.value.startswith("Searched only")]
+    assert not [b for b in at.button if b.label == "Search the whole collection instead"]
+    assert len(at.chat_message) == 2  # the same turn, answered again: nothing added, nothing lost
+
+
+def test_when_nothing_from_the_named_speaker_answers_the_app_says_so(corpus: Path) -> None:
+    at = ask(start_app(), "What did China Daily say about the note verbale in September 2023?")
+    (note,) = [i.value for i in at.info if i.value.startswith("Nothing from")]
+    assert "China Daily, September 2023" in note and "the whole collection was searched" in note
+    assert quotes_html(at)

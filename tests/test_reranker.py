@@ -188,3 +188,22 @@ def test_every_reranked_highlight_is_verbatim_inside_its_quote(real_engine, word
         assert text[quote.start : quote.end] == quote.text
         assert quote.start <= quote.highlight_start < quote.highlight_end <= quote.end
         assert text[quote.highlight_start : quote.highlight_end] == quote.highlight
+
+
+def test_the_command_line_names_a_missing_model_in_one_line(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "ASSISTANT_RERANKER": str(tmp_path / "gone"), "ASSISTANT_INDEX": str(tmp_path / "index")}
+    result = subprocess.run(
+        [sys.executable, "-m", "assistant", "ask", "What is the capital of Australia?"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert result.returncode != 0
+    assert result.stdout == ""
+    (line,) = result.stderr.strip().splitlines()
+    assert str(tmp_path / "gone") in line and "reranker.json is missing" in line

@@ -70,9 +70,18 @@ def quote_html(quote: Quote, number: int | None = None) -> str:
         f'data-end="{quote.end}">{passage}</blockquote>'
         f'<p class="qa-links"><a href="{link}" target="_blank">Open in the document at ¶{quote.paragraph} ↗</a>'
         f"{source_link_html(quote.url)}"
-        f'<button type="button" class="qa-copy" data-copy="{copy}">Copy quote with citation</button></p>'
+        f'<button type="button" class="qa-copy" data-copy="{copy}">Copy quote with citation</button>'
+        f"{relevance_html(quote)}</p>"
         "</div>"
     )
+
+
+def relevance_html(quote: Quote) -> str:
+    """How strongly the passage answers: the reranker's probability as a percentage, else the cosine."""
+    if quote.score_kind == "probability":
+        title = "The probability, from our question–passage model, that this passage answers the question"
+        return f'<span class="qa-relevance" title="{escape(title)}">Answers: {quote.score:.0%}</span>'
+    return f'<span class="qa-relevance" title="Cosine similarity to the question">Relevance {quote.score:.2f}</span>'
 
 
 def source_link_html(url: str | None) -> str:
