@@ -86,9 +86,10 @@ class QuoteEngine:
         `previous` is the question before it in a conversation, used when this one
         is a short follow-up. With `steer`, people and dates the question names restrict the
         search (assistant/steering.py); the answer says so in `restricted_to`, and when nothing
-        within them answers, the whole collection is searched and `restriction_note` says that. `mode` is "reranked" (the default with a reranker), "hybrid" (the
-        default without), or a baseline, "dense" or "keyword". Raises QuestionError for an empty or too long question
-        and ValueError for a top_k outside 1..100.
+        within them answers, the whole collection is searched and `restriction_note` says that.
+        `mode` is "reranked" (the default with a reranker), "hybrid" (the default without), or a
+        baseline, "dense" or "keyword". Raises QuestionError for an empty or too long question and
+        ValueError for a top_k outside 1..100.
         """
         parsed = parse_question(question)
         searched = parsed

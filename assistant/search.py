@@ -9,9 +9,11 @@ With a reranker (the shipped default, mode "reranked"), the best RERANK_DEPTH of
 candidates are read sentence by sentence together with the question by our own model
 (assistant/reranker.py): a passage's model score is its best sentence's, which becomes
 the highlight; passages are ranked by that logit plus the model's `hybrid_weight` times the
-hybrid score (fitted with the threshold on held-out training data), and a passage is a *match* when its calibrated probability reaches the
-model's threshold. Without one (mode "hybrid"), a match is a cosine above a threshold
-calibrated on labelled questions (see `calibrate_threshold`). A quoted phrase is always a match.
+hybrid score (both fitted on held-out training data). A passage is a *match* when its calibrated
+probability reaches the model's threshold, or when its cosine reaches the hybrid threshold: on
+real collections the model's probability alone declined most answerable questions. Without a
+model (mode "hybrid"), a match is a cosine above a threshold calibrated on labelled questions
+(see `calibrate_threshold`). A quoted phrase is always a match.
 """
 
 from __future__ import annotations
@@ -192,7 +194,8 @@ class Searcher:
             return SearchResult(question, reason="No passage shares a word with the question.", mode=mode)
         if mode == "reranked":
             candidates = self._select(fused, query_vector, max(RERANK_DEPTH, top_k), dense, keyword, False)
-            hits = self._rerank(question, candidates, bool(question.phrases))[:top_k]
+            cosine_floor = CONFIDENT_RELEVANCE if self._mostly_unknown_words(question) else self.threshold
+            hits = self._rerank(question, candidates, bool(question.phrases), cosine_floor)[:top_k]
         else:
             hits = self._select(fused, query_vector, top_k, dense, keyword, bool(question.phrases))
             if not question.phrases and self._mostly_unknown_words(question):
@@ -205,8 +208,15 @@ class Searcher:
     def default_mode(self) -> str:
         return "reranked" if self.reranker is not None else "hybrid"
 
-    def _rerank(self, question: Question, candidates: list[Hit], phrase_matched: bool) -> list[Hit]:
-        """Candidates re-ordered by the model: each passage scored by its best sentence, read with the question."""
+    def _rerank(
+        self, question: Question, candidates: list[Hit], phrase_matched: bool, cosine_floor: float
+    ) -> list[Hit]:
+        """Candidates re-ordered by the model: each passage scored by its best sentence, read with the question.
+
+        A passage is a match when the model's probability reaches its threshold, or, as in hybrid mode, its
+        cosine reaches `cosine_floor`: on real collections the model alone declined most answerable
+        questions (README, "The question–passage model"), so either signal may answer.
+        """
         if not candidates:
             return []
         owners, spans, texts = [], [], []
@@ -231,7 +241,7 @@ class Searcher:
                     hit,
                     score=logit + self.reranker.settings.hybrid_weight * hit.score,
                     relevance=probability,
-                    is_match=phrase_matched or probability >= self.reranker.threshold,
+                    is_match=phrase_matched or probability >= self.reranker.threshold or hit.relevance >= cosine_floor,
                     answer_span=spans[best[number]],
                 )
             )

@@ -57,6 +57,7 @@ def targets(results: dict) -> list[dict]:
                 100,
             )
         )
+    rows += _briefings_targets(results.get("briefings", {}))
     ingest = results.get("ingest", {})
     if "total_over_floor" in ingest:
         over = ingest["total_over_floor"]
@@ -153,10 +154,82 @@ _SET_NAMES = {
 }
 
 
+def _briefings_targets(data: dict) -> list[dict]:
+    """Issue 10's targets on the 365 briefings: ingest against the floor, and the labelled set with the model."""
+    rows = []
+    if "total_over_floor" in data:
+        over = data["total_over_floor"]
+        rows.append(
+            _row(
+                "the 365 briefings ingest within 1.15× the model-only floor (issue 10)",
+                f"{data['seconds']['total']:.1f} s for {data['passages']:,} passages vs {data['floor_s']:.1f} s floor",
+                over <= 1.15,
+                f"{over:.2f}× (limit 1.15×)",
+            )
+        )
+    mode = data.get("quality", {}).get("modes", {}).get("reranked")
+    if mode:
+        declined = mode.get("unanswerable_declined") or "0 of 0"
+        for label, value, limit in (
+            ("answer in the top quote", mode["top1"], 0.80),
+            ("in the top 3", mode["top3"], 0.90),
+        ):
+            rows.append(
+                _row(f"briefings set: {label} ≥ {limit:.2f} (issue 10)", f"{value:.3f}", value >= limit, "reranked")
+            )
+        rows.append(
+            _row(
+                "briefings set: the quote holding the answer names the right speaker ≥ 95% (issue 10)",
+                f"{mode['speaker']:.3f}",
+                mode["speaker"] >= 0.95,
+                "reranked",
+            )
+        )
+        rows.append(
+            _row(
+                "briefings set: ≥ 10 of 12 unanswerable declined, ≤ 3 answerable declined (issue 10)",
+                f"{declined} unanswerable, {mode['answerable_declined']} answerable declined",
+                int(declined.split()[0]) * 12 >= 10 * int(declined.split()[-1]) and mode["answerable_declined"] <= 3,
+                "reranked",
+            )
+        )
+    return rows
+
+
+def _briefings(results: dict) -> str:
+    data = results.get("briefings")
+    if not data:
+        return ""
+    if "error" in data:
+        return f"## The 2021 briefings\n\nFailed: {data['error']}"
+    quality = data.get("quality", {})
+    lines = [
+        "## The 2021 briefings",
+        "",
+        f"A fresh ingest of the {data['documents']} press-briefing transcripts ({data['bytes'] / 1e6:.1f} MB, "
+        f"{data['passages']:,} passages): {data['seconds']['total']:.1f} s, against {data['floor_s']:.1f} s for the "
+        f"model alone on the same passages ({data['total_over_floor']:.2f}×). Then the labelled briefings set "
+        f"(`{quality.get('questions')}`: {quality.get('answerable')} answerable, {quality.get('unanswerable')} "
+        "unanswerable questions, written blind to the retrieval code) on that whole-year index:",
+        "",
+        "| mode | top-1 | top-3 | MRR | highlight | speaker | unanswerable declined | answerable declined |",
+        "|---|---:|---:|---:|---:|---:|---|---:|",
+    ]
+    for name, m in quality.get("modes", {}).items():
+        cells = [m.get(k) for k in ("top1", "top3", "mrr", "highlight", "speaker")]
+        shown = " | ".join("" if c is None else f"{c:.3f}" for c in cells)
+        declined = "" if m.get("answerable_declined") is None else m["answerable_declined"]
+        lines.append(f"| {name} | {shown} | {m.get('unanswerable_declined') or ''} | {declined} |")
+    if quality.get("oracle_top1") is not None:
+        lines += ["", f"Top-1 with the better baseline per question (oracle): {quality['oracle_top1']:.3f}."]
+    return "\n".join(lines)
+
+
 def render_markdown(results: dict) -> str:
     """The whole page."""
     parts = [_header(results), _machine(results), _commands(results), _corpus(results), _targets_table(results)]
-    parts += [_ingest(results), _latency(results), _memory(results), _check(results), _app(results), _peer(results)]
+    parts += [_ingest(results), _latency(results), _memory(results), _check(results), _briefings(results)]
+    parts += [_app(results), _peer(results)]
     parts += [_onnx(results)]
     parts += [_observations(results), _contention(results)]
     return "\n\n".join(p for p in parts if p).rstrip() + "\n"

@@ -3,7 +3,9 @@
 Sections, in order: ingest (fresh ingest of a subset of the UN speeches by stage,
 the model-only floor, re-ingests), reingest_all (re-ingest of the whole UN corpus),
 latency (ask() at ~2k, ~20k, ~200k passages, flat and HNSW, with memory), check (check() of
-quotations at the largest size, on the latency section's index), app (CLI
+quotations at the largest size, on the latency section's index), briefings (a fresh ingest of
+the 365 2021 press briefings against its model-only floor, then the labelled briefings set on that
+index, every mode), app (CLI
 cold start and, when app.py works, the Streamlit app in a browser), peer (the
 LangChain tutorial stack) and onnx (the ONNX backend). `--quick` runs a small subset
 to check that everything works; the default fits ~40 minutes on 2 cores. Built
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -32,7 +35,9 @@ from bench.corpora import (
 )
 from bench.measure import BENCH_DIR, REPO_ROOT, BenchError, MachineLoad, log, wait_until_quiet
 
-SECTIONS = ("ingest", "reingest_all", "latency", "check", "app", "peer", "onnx")
+SECTIONS = ("ingest", "reingest_all", "latency", "check", "briefings", "app", "peer", "onnx")
+BRIEFINGS = REPO_ROOT.parent / "shared" / "data" / "whitehouse-briefings-2021"
+BRIEFINGS_QUESTIONS = REPO_ROOT / "tests" / "data" / "briefings" / "questions.jsonl"
 DEFAULT_FILES = 646  # every third speech: ~20,000 passages, embedded in ~6 minutes here
 QUICK_FILES = 200
 SEED_CORPUS = REPO_ROOT / "corpus"
@@ -154,6 +159,36 @@ def _ingest(ctx: dict, args) -> dict:
     result["model_load_s"] = round(ctx["model_load_s"], 3)
     log("ingest: re-ingests of the subset")
     result["reingest"] = reingests(ctx["work"] / "corpus", ctx["work"] / "index", ctx["embedder"])
+    return result
+
+
+def _briefings(ctx: dict, args) -> dict:
+    """The whole year of briefings: ingest against the floor, then the labelled set on that index."""
+    from assistant.config import Settings
+    from assistant.engine import QuoteEngine
+    from assistant.evaluate import evaluate_labelled, load_labelled
+    from bench.ingest_speed import fresh_ingest
+
+    if not BRIEFINGS.is_dir():
+        raise BenchError(f"no briefings at {BRIEFINGS}")
+    work, transcripts = BENCH_DIR / "runs" / "briefings", BENCH_DIR / "corpora" / "briefings-2021"
+    if not transcripts.is_dir():  # the transcripts only, not the folder's SOURCE.md
+        shutil.copytree(BRIEFINGS, transcripts, ignore=shutil.ignore_patterns("SOURCE.md"))
+    result = fresh_ingest(transcripts, work, ctx["embedder"], compare_torch=False)
+    log("briefings: the labelled set on the whole year, every mode")
+    engine = QuoteEngine.open(Settings(corpus_dir=work / "corpus", index_dir=work / "index"), embedder=ctx["embedder"])
+    started = time.perf_counter()
+    report = evaluate_labelled(engine, load_labelled(BRIEFINGS_QUESTIONS))
+    result["quality"] = {
+        "questions": str(BRIEFINGS_QUESTIONS.relative_to(REPO_ROOT)),
+        "answerable": report["answerable"],
+        "unanswerable": report.get("unanswerable"),
+        "oracle_top1": report.get("better_baseline_top1"),
+        "modes": {
+            mode: {k: v for k, v in row.items() if not k.startswith("_")} for mode, row in report["modes"].items()
+        },
+        "wall_s": round(time.perf_counter() - started, 1),
+    }
     return result
 
 
@@ -370,6 +405,7 @@ def _onnx(ctx: dict, args) -> dict:
 SECTION_RUNNERS = {
     "ingest": _ingest,
     "check": _check,
+    "briefings": _briefings,
     "reingest_all": _reingest_all,
     "latency": _latency,
     "app": _app,

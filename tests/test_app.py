@@ -610,8 +610,8 @@ def test_real_follow_up_not_found_and_verbatim(real_corpus: Path) -> None:
     ],
 )
 def test_a_quote_card_links_the_source_when_the_document_has_one(url, shown):
-    from ui.render import quote_html
     from assistant.answer import Quote
+    from ui.render import quote_html
 
     text = "MS. PSAKI:\xa0 Well, it’s up to Congress."
     quote = Quote(
