@@ -767,9 +767,14 @@ def _check_files(generation: Path, manifest: dict, content: bool) -> None:
         size, digest = (
             (recorded.get("size"), recorded.get("sha256")) if isinstance(recorded, dict) else (recorded, None)
         )
-        if not part.is_file() or part.stat().st_size != size:
+        try:
+            intact_size = part.stat().st_size == size
+            intact = intact_size and not (content and digest and _sha256(part) != digest)
+        except OSError:  # missing (or removed by a writer while we read: Index.load then reads the new one)
+            intact_size = intact = False
+        if not intact_size:
             raise IndexCorruptError(_corrupt(generation.parent, f"{part} is missing or has the wrong size"))
-        if content and digest and _sha256(part) != digest:
+        if not intact:
             raise IndexCorruptError(
                 _corrupt(generation.parent, f"{part} has changed since it was written: its sha256 differs")
             )
