@@ -329,16 +329,20 @@ def current_generation(index_dir: Path) -> Path:
 
 def indexed_corpus(index_dir: Path) -> Path | None:
     """The absolute corpus folder the index in index_dir was built from; None when there is no index
-    or it was built before indexes recorded their corpus."""
+    or it is an old one whose documents' folder is not known."""
     index_dir = Path(index_dir)
     with contextlib.suppress(OSError):
         recorded = (index_dir / CORPUS_RECORD).read_text(encoding="utf-8").strip()
         if recorded:
             return Path(recorded)
     with contextlib.suppress(IndexMissingError, IndexCorruptError):
-        recorded = _read_manifest(current_generation(index_dir)).get("corpus")
-        if recorded:
-            return Path(recorded)
+        manifest = _read_manifest(current_generation(index_dir))
+        if manifest.get("corpus"):
+            return Path(manifest["corpus"])
+        # Built before the corpus was recorded: the folder its documents were read from, when that is known.
+        folders = {str(Path(entry["path"]).parent) for entry in manifest["documents"].values() if "path" in entry}
+        if folders and all(os.path.isabs(folder) for folder in folders):
+            return Path(os.path.commonpath(folders))
     return None
 
 

@@ -393,3 +393,16 @@ def test_refresh_follows_a_new_generation_and_corpus_changes(settings, fake_engi
     ingest(settings, fake_embedder)  # as another process would
     assert not updated.is_current()
     assert "other" in [d.doc_id for d in updated.refresh().documents()]
+
+
+def test_an_index_from_before_corpora_were_recorded_is_known_by_its_documents_folder(settings, fake_embedder):
+    ingest(settings, fake_embedder)
+    generation = current_generation(settings.index_dir)
+    manifest = json.loads((generation / "manifest.json").read_text(encoding="utf-8"))
+    del manifest["corpus"]
+    (generation / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    (settings.index_dir / "CORPUS").unlink()
+    assert indexed_corpus(settings.index_dir) == settings.corpus_dir
+    report = ingest(settings, fake_embedder)  # records it, re-using every vector
+    assert report.up_to_date and fake_embedder.calls == [16]
+    assert (settings.index_dir / "CORPUS").read_text(encoding="utf-8") == f"{settings.corpus_dir.resolve()}\n"
