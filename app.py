@@ -12,6 +12,7 @@ import datetime as dt
 import gc
 import re
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -20,8 +21,8 @@ import streamlit as st
 from assistant.answer import Answer, Quote
 from assistant.check import CheckResult
 from assistant.config import Settings
-from assistant.engine import QuoteEngine
-from assistant.errors import AssistantError
+from assistant.engine import QuoteEngine, settings_for
+from assistant.errors import AssistantError, IndexCorruptError
 from assistant.export import NOT_FOUND, conversation_markdown, markdown_escape
 from assistant.index import DocumentInfo
 from assistant.passages import Passage
@@ -37,6 +38,8 @@ ASK_MODE, CHECK_MODE = "Ask the documents", "Check a quote"
 CSS = render.style()
 COPY_ON_CLICK = render.script("copy.js")
 SCROLL_TO_CITED = render.script("scroll.js")
+#: At most this often (seconds), a run checks that the served index is the newest and its corpus unchanged.
+REFRESH_EVERY = 2.0
 
 
 # --- State shared by every browser session of this process -------------------------------------------
@@ -76,16 +79,24 @@ class Catalog:
 
 @dataclass
 class EngineSlot:
-    """The process's engine for one configuration; replaced in place when an upload updates the index."""
+    """The process's engine for one configuration; replaced in place when the index or its corpus changes.
+
+    `damage` holds the message of a damaged index until it is rebuilt; `checked` is when
+    (time.monotonic) the engine was last found current.
+    """
 
     engine: QuoteEngine | None = None
     catalog: Catalog | None = None
     lock: threading.RLock = field(default_factory=threading.RLock)
+    damage: str | None = None
+    checked: float = 0.0
 
     def install(self, engine: QuoteEngine) -> None:
         """Serve this engine from now on, with its catalog."""
         self.catalog = Catalog.of(engine)
         self.engine = engine
+        self.damage = None
+        self.checked = time.monotonic()
         # Streamlit runs a full garbage collection after every script run. Walking the engine's
         # long-lived objects (model and index: ~500,000 at 20,000 passages) took ~250 ms per
         # answer; frozen, they are skipped. Unfrozen first, so that a replaced engine is freed.
@@ -101,35 +112,122 @@ def engine_slot(settings: Settings) -> EngineSlot:
 
 
 def current_engine(slot: EngineSlot, settings: Settings) -> QuoteEngine:
-    """The slot's engine, opened on first use: the index is built or brought up to date with a progress bar."""
-    if slot.engine is None:
+    """The slot's engine: opened on first use (the index built or brought up to date with a progress bar),
+    then swapped for a newer one when another process rewrote the index or the corpus changed.
+
+    A damaged index stops the page with its message and a button that rebuilds it.
+    """
+    if slot.engine is None and slot.damage is None:
         if not slot.lock.acquire(blocking=False):  # another session is opening it: wait, rather than build twice
             with st.spinner("Another session is preparing the index; waiting for it…"):
                 slot.lock.acquire()
         try:
-            if slot.engine is None:
-                slot.install(open_engine(settings))
+            if slot.engine is None and slot.damage is None:
+                try:
+                    slot.install(open_engine(settings))
+                except IndexCorruptError as error:
+                    slot.damage = str(error)
         finally:
             slot.lock.release()
+    elif slot.engine is not None:
+        keep_current(slot)
+    if slot.damage is not None:
+        damaged_index(slot, settings)
     return slot.engine
 
 
+def keep_current(slot: EngineSlot) -> None:
+    """Swap in an engine on the newest index (updated first from new or changed corpus files), when the
+    served one is no longer current; checked at most every REFRESH_EVERY seconds per process."""
+    engine = slot.engine
+    due = engine.index.damage is not None or time.monotonic() - slot.checked >= REFRESH_EVERY
+    if not due or not slot.lock.acquire(blocking=False):  # locked: another session is checking or updating
+        return
+    try:
+        slot.checked = time.monotonic()
+        if slot.engine is not engine or engine.is_current():
+            return
+        bar = st.empty()
+        try:
+            fresh = engine.refresh(progress=progress_bar(bar, "Updating the index"))
+        except IndexCorruptError as error:
+            slot.damage = str(error)
+        except AssistantError as error:  # e.g. the corpus folder is gone: keep serving the index as it is
+            st.warning(markdown_escape(f"The index could not be brought up to date: {error}"))
+        else:
+            if fresh is not engine:
+                slot.install(fresh)
+        finally:
+            bar.empty()
+    finally:
+        slot.lock.release()
+
+
+def damaged_index(slot: EngineSlot, settings: Settings) -> None:
+    """Show why the index cannot be used, with a button that rebuilds it from its corpus; stop the page."""
+    st.error(markdown_escape(slot.damage or ""))
+    if st.button("Rebuild the index", key="rebuild_index", type="primary"):
+        with slot.lock:
+            if slot.damage is not None:  # not already rebuilt by another session
+                rebuild_index(slot, slot.engine.settings if slot.engine else settings)
+        st.rerun()
+    st.stop()
+
+
+def rebuild_index(slot: EngineSlot, settings: Settings) -> None:
+    """Rebuild a damaged index from its corpus with a progress bar, and serve it (call with slot.lock held)."""
+    bar = st.empty()
+    old = slot.engine
+    try:
+        with st.spinner("Rebuilding the index…"):
+            engine = QuoteEngine.open(
+                settings,
+                embedder=old.embedder if old else None,
+                reranker=old.reranker if old else None,
+                build=True,
+                progress=progress_bar(bar, "Rebuilding the index"),
+            )
+    except AssistantError as error:
+        slot.damage = f"The index could not be rebuilt: {error}"
+    else:
+        slot.install(engine)
+    finally:
+        bar.empty()
+
+
+def progress_bar(bar, action: str):
+    """A progress callback that draws into `bar` (an st.empty), e.g. 'Updating the index: embedding passages'."""
+
+    def progress(stage: str, done: int, total: int) -> None:
+        bar.progress(
+            done / total if total else 1.0, text=f"{action}: {STAGES.get(stage, stage)} ({done:,} of {total:,})"
+        )
+
+    return progress
+
+
 def open_engine(settings: Settings) -> QuoteEngine:
-    """Open the engine, building the index first if it is missing or stale; stop with a message on failure."""
+    """Open the engine, building the index first if it is missing or stale; stop with a message on failure.
+
+    Raises IndexCorruptError for a damaged index: it is rebuilt only when someone asks (damaged_index).
+    """
     bar = st.empty()
     built = []
+    draw = progress_bar(bar, "Building the index")
 
     def progress(stage: str, done: int, total: int) -> None:
         built.append(stage)
-        label = STAGES.get(stage, stage)
-        bar.progress(done / total if total else 1.0, text=f"Building the index: {label} ({done:,} of {total:,})")
+        draw(stage, done, total)
 
     try:
         with st.spinner("Loading the index and the language model…"):
-            engine = QuoteEngine.open(settings, build=True, progress=progress)
+            engine = QuoteEngine.open(settings, build=True, progress=progress, repair=False)
             engine.embedder.encode(["warm-up"])  # load the model now, not during the first question
             if engine.reranker is not None:
                 engine.reranker.score("warm-up", ["warm-up"])  # ONNX Runtime's first run is slow
+    except IndexCorruptError:
+        bar.empty()
+        raise
     except AssistantError as error:
         bar.empty()
         st.error(markdown_escape(str(error)))
@@ -537,12 +635,12 @@ def main() -> None:
     st.set_page_config(page_title="Quote-first assistant", page_icon="❝")
     st.html(CSS)
     try:
-        settings = Settings()
+        settings = settings_for()  # the index's own corpus, unless $ASSISTANT_CORPUS chooses one
     except ValueError as error:
         st.error(markdown_escape(f"The configuration is not valid: {error}"))
         st.stop()
     slot = engine_slot(settings)
-    current_engine(slot, settings)
+    engine = current_engine(slot, settings)
     init_session()
     if "doc" in st.query_params:
         document_page(slot)
@@ -551,7 +649,7 @@ def main() -> None:
     if mode == CHECK_MODE:
         check_page(slot)
     else:
-        chat_page(slot, settings)
+        chat_page(slot, engine.settings)  # uploads go into the corpus the index is built from
 
 
 if __name__ == "__main__":

@@ -78,17 +78,25 @@ def _parser() -> argparse.ArgumentParser:
 
 def _location_options(parser: argparse.ArgumentParser, corpus: bool) -> None:
     if corpus:
-        parser.add_argument("--corpus", type=Path, help="corpus folder (default corpus/ or $ASSISTANT_CORPUS)")
+        parser.add_argument(
+            "--corpus",
+            type=Path,
+            help="corpus folder (default $ASSISTANT_CORPUS, else the one the index was built from, else corpus/); "
+            "only ingest may give an index another corpus",
+        )
     parser.add_argument("--index", type=Path, help="index folder (default embeddings/ or $ASSISTANT_INDEX)")
 
 
 def _settings(args) -> Settings:
-    overrides = {}
-    if getattr(args, "corpus", None):
-        overrides["corpus_dir"] = args.corpus
-    if getattr(args, "index", None):
-        overrides["index_dir"] = args.index
-    return Settings(**overrides)
+    """The folders to use: an index answers from the corpus it was built from (see engine.settings_for)."""
+    from assistant.engine import settings_for
+
+    return settings_for(getattr(args, "corpus", None), getattr(args, "index", None))
+
+
+def _notice(line: str) -> None:
+    """Say at once, on stderr, what a command is doing beyond its job (rebuilding, waiting for a lock)."""
+    print(line, file=sys.stderr, flush=True)
 
 
 def _top_k(value: str) -> int:
@@ -107,7 +115,7 @@ def _ingest(args) -> int:
     settings = _settings(args)
     started = time.perf_counter()
     with _ProgressBar() as bar:
-        report = ingest(settings, settings.embedder(), bar.update)
+        report = ingest(settings, settings.embedder(), bar.update, notice=_notice)
     print(_ingest_summary(report, time.perf_counter() - started))
     return 0
 
@@ -133,7 +141,7 @@ def _open_engine(args):
     from assistant.engine import QuoteEngine
 
     with _ProgressBar() as bar:
-        return QuoteEngine.open(_settings(args), build=True, progress=bar.update)
+        return QuoteEngine.open(_settings(args), build=True, progress=bar.update, notice=_notice)
 
 
 def _ask(args) -> int:

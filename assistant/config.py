@@ -12,12 +12,23 @@ from pathlib import Path
 DEFAULT_THRESHOLD = 0.3334
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CORPUS = PROJECT_ROOT / "corpus"
 #: Where ONNX exports of the embedding model are written once and reused.
 DEFAULT_MODEL_CACHE = PROJECT_ROOT / "embeddings" / "models"
 #: Our own question–sentence model (trained by training/, see its MODEL_CARD.md).
 DEFAULT_RERANKER = PROJECT_ROOT / "models" / "qa-reranker"
 #: The embedding backends a user can ask for (assistant/embedding.py makes "auto" concrete).
 BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
+
+
+def chosen_corpus() -> Path | None:
+    """$ASSISTANT_CORPUS when set: a corpus someone chose, as opposed to the default corpus/ folder.
+
+    An index answers from the corpus it was built from; only a chosen corpus can differ from it
+    (and then only `ingest` accepts it: see assistant.engine.settings_for).
+    """
+    value = os.environ.get("ASSISTANT_CORPUS")
+    return Path(value) if value else None
 
 
 def default_model() -> str:
@@ -46,7 +57,7 @@ class PassageSettings:
 class Settings:
     """Where the corpus and index live, which model embeds, and how the index is built."""
 
-    corpus_dir: Path = field(default_factory=lambda: Path(os.environ.get("ASSISTANT_CORPUS", PROJECT_ROOT / "corpus")))
+    corpus_dir: Path = field(default_factory=lambda: chosen_corpus() or DEFAULT_CORPUS)
     index_dir: Path = field(
         default_factory=lambda: Path(os.environ.get("ASSISTANT_INDEX", PROJECT_ROOT / "embeddings"))
     )
@@ -68,6 +79,8 @@ class Settings:
     reranker_threshold: float | None = field(
         default_factory=lambda: _optional_float(os.environ.get("ASSISTANT_RERANKER_THRESHOLD"))
     )
+    #: How long an ingest waits for another process's ingest of the same index before giving up (seconds).
+    lock_timeout: float = field(default_factory=lambda: float(os.environ.get("ASSISTANT_LOCK_TIMEOUT", 600)))
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -76,6 +89,8 @@ class Settings:
             raise ValueError("index_kind must be one of auto, flat, hnsw")
         if not -1.0 <= self.threshold <= 1.0:
             raise ValueError("threshold must be between -1 and 1")
+        if self.lock_timeout < 0:
+            raise ValueError("lock_timeout must be at least 0")
         object.__setattr__(self, "corpus_dir", Path(self.corpus_dir))
         object.__setattr__(self, "index_dir", Path(self.index_dir))
         object.__setattr__(self, "model_cache", Path(self.model_cache))

@@ -2,19 +2,76 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 
 from assistant.answer import Answer, build_answer
 from assistant.check import CheckResult, Claim, QuoteChecker
-from assistant.config import Settings
+from assistant.config import Settings, chosen_corpus
 from assistant.embedding import Embedder
-from assistant.errors import IndexCorruptError, UnknownDocumentError
-from assistant.index import DocumentInfo, Index, IngestReport, ProgressCallback, ingest, is_stale
+from assistant.errors import CorpusError, IndexCorruptError, UnknownDocumentError
+from assistant.index import (
+    DocumentInfo,
+    Index,
+    IngestReport,
+    ProgressCallback,
+    indexed_corpus,
+    ingest,
+    stale_reason,
+)
 from assistant.passages import Passage
 from assistant.search import MAX_QUESTION_CHARS, Filters, Question, Searcher, contextualize, parse_question
 from assistant.steering import Steerer, Steering
+
+Notice = Callable[[str], None]  # one line a person should see now (rebuilding, waiting for a lock)
+
+
+def settings_for(corpus: Path | None = None, index: Path | None = None) -> Settings:
+    """Settings for a command or the app, with absolute folders.
+
+    The index folder is `index`, else $ASSISTANT_INDEX, else embeddings/. The corpus is the one
+    chosen (`corpus`, else $ASSISTANT_CORPUS), else the one that index was built from, else
+    corpus/. An index answers only from its own corpus: QuoteEngine.open refuses a chosen corpus
+    that differs, and only `ingest` moves an index to another corpus.
+    """
+    base = Settings(index_dir=index) if index else Settings()
+    recorded = indexed_corpus(base.index_dir)
+    folder = corpus or chosen_corpus() or recorded or base.corpus_dir
+    return replace(base, corpus_dir=Path(folder).resolve(), index_dir=Path(base.index_dir).resolve())
+
+
+def check_corpus(settings: Settings) -> None:
+    """Raise CorpusError when the index in settings.index_dir was built from another corpus folder."""
+    recorded = indexed_corpus(settings.index_dir)
+    wanted = Path(settings.corpus_dir).resolve()
+    if recorded is not None and recorded != wanted:
+        raise CorpusError(
+            f"The index in {settings.index_dir} was built from {recorded}, not {wanted}; it answers only from "
+            f"its own corpus. Leave out --corpus (and $ASSISTANT_CORPUS) to use it, choose another --index, or run "
+            f"`python -m assistant ingest --corpus {wanted} --index {settings.index_dir}` to rebuild it from {wanted}."
+        )
+
+
+def corpus_listing(corpus_dir: Path) -> frozenset[tuple[str, int, int]]:
+    """Every file under the corpus folder with its size and modification time (empty when it is missing).
+
+    Cheap to take (stat calls, no reading), and different whenever a file is added, removed,
+    replaced or edited: what tells a long-running engine to look for corpus changes.
+    """
+    listing = set()
+    for root, _, files in os.walk(corpus_dir):
+        for name in files:
+            path = os.path.join(root, name)
+            try:
+                stat = os.stat(path)
+            except OSError:  # removed while we looked
+                continue
+            listing.add((path, stat.st_size, stat.st_mtime_ns))
+    return frozenset(listing)
 
 
 @dataclass(frozen=True)
@@ -32,9 +89,18 @@ class QuoteEngine:
     Build with `QuoteEngine.open(settings)`; safe to share between threads.
     """
 
-    def __init__(self, settings: Settings, index: Index, embedder: Embedder, reranker=None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        index: Index,
+        embedder: Embedder,
+        reranker=None,
+        listing: frozenset | None = None,
+    ) -> None:
         self.settings = settings
         self.index = index
+        # The corpus as it was when this engine's index was last brought up to date (see is_current).
+        self._listing = corpus_listing(settings.corpus_dir) if listing is None else listing
         self.embedder = embedder
         self.reranker = reranker
         self.searcher = Searcher(index, embedder, settings.threshold, reranker)
@@ -50,26 +116,72 @@ class QuoteEngine:
         build: bool = False,
         progress: ProgressCallback | None = None,
         reranker=None,
+        notice: Notice | None = None,
+        repair: bool = True,
     ) -> QuoteEngine:
         """Load the index and the reranker; with build=True, first build or update the index if missing or stale.
 
-        `reranker` reuses an already loaded model; by default the one settings.reranker names is loaded.
-        Raises IndexMissingError / IndexCorruptError (without build), CorpusError (with build),
-        RerankerError (a missing or damaged model file).
+        With build and `repair`, a damaged index is rebuilt (`notice` is told, in one line); without
+        `repair` the damage is raised, for the caller to offer the rebuild. `reranker` reuses an
+        already loaded model; by default the one settings.reranker names is loaded.
+        Raises CorpusError when the index was built from another corpus than settings.corpus_dir (and,
+        with build, when the corpus is missing or unreadable), IndexMissingError (without build),
+        IndexCorruptError (without build or repair), RerankerError (a missing or damaged model file).
         """
         settings = settings or Settings()
+        check_corpus(settings)
         reranker = reranker or settings.load_reranker()
         embedder = embedder or settings.embedder()
-        if build and is_stale(settings, embedder):
-            ingest(settings, embedder, progress)
+        listing = corpus_listing(settings.corpus_dir)  # before updating: a change from now on is seen later
+        if build:
+            try:
+                stale = stale_reason(settings, embedder) is not None
+            except IndexCorruptError:
+                if not repair:
+                    raise
+                stale = True
+            if stale:
+                ingest(settings, embedder, progress, notice)
         try:
             index = Index.load(settings.index_dir)
         except IndexCorruptError:
-            if not build:
+            if not (build and repair):
                 raise
-            ingest(settings, embedder, progress)  # damage only loading could see: rebuild
+            ingest(settings, embedder, progress, notice)  # damage only reading the files could see: rebuild
             index = Index.load(settings.index_dir)
-        return cls(settings, index, embedder, reranker)
+        return cls(settings, index, embedder, reranker, listing)
+
+    def is_current(self) -> bool:
+        """Whether this engine still serves the newest index of an unchanged corpus.
+
+        Cheap (stat calls only): for a server to ask every few seconds. False when another process
+        wrote a new index generation, the index files changed or were found damaged, or a corpus
+        file was added, removed or edited.
+        """
+        return self.index.is_current() and corpus_listing(self.settings.corpus_dir) == self._listing
+
+    def refresh(self, progress: ProgressCallback | None = None, notice: Notice | None = None) -> QuoteEngine:
+        """This engine when nothing changed; else an engine on the newest index, first updated from its corpus.
+
+        A damaged index is not rebuilt here. Raises IndexCorruptError (the message names the file),
+        CorpusError (the corpus folder is gone or has no readable document), IndexBusyError.
+        """
+        listing = corpus_listing(self.settings.corpus_dir)
+        if self.index.is_current():
+            if listing == self._listing:
+                return self
+            if stale_reason(self.settings, self.embedder) is None:  # touched or copied over, but the same
+                self._listing = listing
+                return self
+        return QuoteEngine.open(
+            self.settings,
+            self.embedder,
+            build=True,
+            progress=progress,
+            reranker=self.reranker,
+            notice=notice,
+            repair=False,
+        )
 
     def ask(
         self,
@@ -158,10 +270,14 @@ class QuoteEngine:
         authors = {row[0] for row in self.index.query("SELECT author FROM documents WHERE author IS NOT NULL")}
         return sorted(authors | set(self.index.people()))
 
-    def update(self, progress: ProgressCallback | None = None) -> tuple[IngestReport, QuoteEngine]:
-        """Ingest changes in the corpus; return the report and an engine on the new index."""
-        report = ingest(self.settings, self.embedder, progress)
-        return report, QuoteEngine(self.settings, Index.load(self.settings.index_dir), self.embedder, self.reranker)
+    def update(
+        self, progress: ProgressCallback | None = None, notice: Notice | None = None
+    ) -> tuple[IngestReport, QuoteEngine]:
+        """Ingest changes in the corpus (rebuilding a damaged index); return the report and an engine on it."""
+        listing = corpus_listing(self.settings.corpus_dir)
+        report = ingest(self.settings, self.embedder, progress, notice)
+        index = Index.load(self.settings.index_dir)
+        return report, QuoteEngine(self.settings, index, self.embedder, self.reranker, listing)
 
     def _sentence_scores(self, question: str, sentences: list[str]) -> list[float]:
         vectors = self.embedder.encode([question, *sentences])

@@ -21,6 +21,14 @@ class IndexCorruptError(AssistantError):
     """The index on disk is partial, damaged or from an incompatible build."""
 
 
+class NotAnIndexError(AssistantError):
+    """The index folder holds other files and no index, so nothing is written there."""
+
+
+class IndexBusyError(AssistantError):
+    """Another process held the index's lock for longer than the configured wait."""
+
+
 class EmbeddingError(AssistantError):
     """The embedding model could not be loaded or exported for the chosen backend."""
 

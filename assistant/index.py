@@ -3,13 +3,20 @@
 On disk, `index_dir/CURRENT` names one complete generation folder holding
 `passages.sqlite`, `vectors.faiss`, `keywords/` and `manifest.json`. An ingest writes a new
 generation beside the old one and then swaps CURRENT atomically, so a killed ingest
-leaves the previous index usable. FAISS row i is passage id i.
+leaves the previous index usable and a reader never sees a half-written one. FAISS row i
+is passage id i.
+
+An index knows its corpus: `index_dir/CORPUS` and the manifest hold the absolute corpus
+folder. The manifest also records each file's size and sha256, checked on every load.
+Ingests are serialised by a lock file; the embeddings of documents an ingest finished are
+kept in `index_dir/work/` until it completes, so one that is killed is resumed, not redone.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -27,7 +34,14 @@ import numpy as np
 from assistant.config import Settings
 from assistant.corpus import Document, Metadata, Skipped, SourceFile, read_document, scan_corpus
 from assistant.embedding import Embedder, model_label
-from assistant.errors import CorpusError, IndexCorruptError, IndexMissingError, UnknownDocumentError
+from assistant.errors import (
+    CorpusError,
+    IndexBusyError,
+    IndexCorruptError,
+    IndexMissingError,
+    NotAnIndexError,
+    UnknownDocumentError,
+)
 from assistant.keywords import KeywordIndex
 from assistant.passages import Passage, Span, passages_for, people_from_speakers
 
@@ -37,6 +51,18 @@ MANIFEST = "manifest.json"
 DATABASE = "passages.sqlite"
 VECTORS = "vectors.faiss"
 KEYWORDS = "keywords"
+LOCK = ".lock"
+#: index_dir/CORPUS: the absolute corpus folder the index is built from (kept beside the generations,
+#: so that it is known even when a generation's manifest is damaged).
+CORPUS_RECORD = "CORPUS"
+#: index_dir/work: per-document embeddings of an ingest that has not completed, reused by the next one.
+WORK = "work"
+#: What an index folder may hold besides gen-* and tmp-* folders; anything else means it is not ours.
+OWN_NAMES = frozenset({LOCK, CURRENT, f"{CURRENT}.tmp", CORPUS_RECORD, f"{CORPUS_RECORD}.tmp", WORK, "README.md"})
+#: Fresh passages are embedded in batches of at least this many, then saved per document.
+CHECKPOINT_PASSAGES = 256
+#: How often Index.load reads CURRENT again when a writer swapped it while it was reading.
+LOAD_ATTEMPTS = 3
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 96
@@ -125,11 +151,17 @@ class Index:
         vectors: faiss.Index,
         keywords: KeywordIndex,
         connection: sqlite3.Connection,
+        generation: Path | None = None,
+        signature: tuple | None = None,
     ):
         self.directory = directory
         self.manifest = manifest
         self.vectors = vectors
         self.keywords = keywords
+        self.generation = generation
+        #: Set when a query found the passage store damaged (the message to show); the index is then not current.
+        self.damage: str | None = None
+        self._signature = signature
         self._db = connection
         self._lock = threading.Lock()
         self._matrix: np.ndarray | None = None
@@ -137,14 +169,29 @@ class Index:
 
     @classmethod
     def load(cls, index_dir: Path) -> Index:
-        """Open the current generation in index_dir.
+        """Open the current generation in index_dir, after checking every file against its recorded sha256.
 
-        Raises IndexMissingError when none was built, IndexCorruptError when its
-        parts are missing, damaged or disagree with each other.
+        A generation a writer replaced while it was being read is not an error: the new one is read.
+        Raises IndexMissingError when none was built, IndexCorruptError when its parts are
+        missing, damaged or disagree with each other (the message names the file).
         """
+        index_dir = Path(index_dir)
         generation = current_generation(index_dir)
+        for _ in range(LOAD_ATTEMPTS - 1):
+            try:
+                return cls._load_generation(index_dir, generation)
+            except IndexCorruptError:
+                newer = current_generation(index_dir)
+                if newer == generation:  # not a race with a writer: the index is damaged
+                    raise
+                generation = newer
+        return cls._load_generation(index_dir, generation)
+
+    @classmethod
+    def _load_generation(cls, index_dir: Path, generation: Path) -> Index:
         manifest = _read_manifest(generation)
-        _check_file_sizes(generation, manifest)
+        signature = _signature(generation, manifest)  # before reading: a change from now on makes it not current
+        _check_files(generation, manifest, content=True)
         database, vector_file = generation / DATABASE, generation / VECTORS
         try:
             vectors = faiss.read_index(str(vector_file))
@@ -157,7 +204,18 @@ class Index:
             raise IndexCorruptError(_corrupt(index_dir, "passage, vector and keyword counts disagree"))
         if isinstance(vectors, faiss.IndexHNSW):
             vectors.hnsw.efSearch = HNSW_EF_SEARCH
-        return cls(Path(index_dir), manifest, vectors, keywords, connection)
+        return cls(index_dir, manifest, vectors, keywords, connection, generation, signature)
+
+    def is_current(self) -> bool:
+        """Whether CURRENT still names this generation, its files are as they were loaded, and no query
+        found damage. Cheap (a few stat calls), for a server to ask every few seconds."""
+        if self.damage is not None or self.generation is None:
+            return False
+        try:
+            name = (self.directory / CURRENT).read_text(encoding="utf-8").strip()
+        except OSError:
+            return False
+        return name == self.generation.name and _signature(self.generation, self.manifest) == self._signature
 
     @property
     def size(self) -> int:
@@ -168,9 +226,19 @@ class Index:
         return int(self.vectors.d)
 
     def query(self, sql: str, parameters: Iterable = ()) -> list[tuple]:
-        """Run a read-only SQL query against the passage store."""
+        """Run a read-only SQL query against the passage store.
+
+        Raises IndexCorruptError, naming the file, when the store was damaged after it was opened.
+        """
         with self._lock:
-            return self._db.execute(sql, tuple(parameters)).fetchall()
+            try:
+                return self._db.execute(sql, tuple(parameters)).fetchall()
+            except sqlite3.DatabaseError as error:
+                if not _is_damage(error):
+                    raise
+                where = self.generation / DATABASE if self.generation else DATABASE
+                self.damage = _corrupt(self.directory, f"{where}: {error}")
+                raise IndexCorruptError(self.damage) from error
 
     def passages(self, ids: Iterable[int]) -> dict[int, Passage]:
         """Passages by id (ids not in the index are left out)."""
@@ -259,44 +327,100 @@ def current_generation(index_dir: Path) -> Path:
     return generation
 
 
+def indexed_corpus(index_dir: Path) -> Path | None:
+    """The absolute corpus folder the index in index_dir was built from; None when there is no index
+    or it is an old one whose documents' folder is not known."""
+    index_dir = Path(index_dir)
+    with contextlib.suppress(OSError):
+        recorded = (index_dir / CORPUS_RECORD).read_text(encoding="utf-8").strip()
+        if recorded:
+            return Path(recorded)
+    with contextlib.suppress(IndexMissingError, IndexCorruptError):
+        manifest = _read_manifest(current_generation(index_dir))
+        if manifest.get("corpus"):
+            return Path(manifest["corpus"])
+        # Built before the corpus was recorded: the folder its documents were read from, when that is known.
+        folders = {str(Path(entry["path"]).parent) for entry in manifest["documents"].values() if "path" in entry}
+        if folders and all(os.path.isabs(folder) for folder in folders):
+            return Path(os.path.commonpath(folders))
+    return None
+
+
 def ingest(
     settings: Settings,
     embedder: Embedder,
     progress: ProgressCallback | None = None,
+    notice: Callable[[str], None] | None = None,
 ) -> IngestReport:
     """Bring the index in settings.index_dir up to date with settings.corpus_dir.
 
     Only added or changed documents are embedded; removed ones are dropped; an index
-    built with another model, dimension or passage settings is rebuilt whole. Holds
-    an exclusive lock so two ingests never interleave. Raises CorpusError when the
-    corpus folder is missing or has no readable document.
+    built with another model, dimension or passage settings, or a damaged one, is rebuilt whole;
+    an index built from another corpus folder now belongs to this one. `notice` gets one-line
+    messages a person should see at once (waiting for another writer, rebuilding a damaged
+    index, changing the corpus). Holds an exclusive lock so two ingests never interleave, and
+    first removes what a killed ingest left behind (reusing the embeddings it finished).
+
+    Raises CorpusError when the corpus folder is missing or has no readable document,
+    NotAnIndexError when index_dir holds other files and no index (nothing is written there),
+    IndexBusyError when another ingest holds the lock longer than settings.lock_timeout.
     """
     index_dir = Path(settings.index_dir)
+    _refuse_foreign_folder(index_dir, settings)
     index_dir.mkdir(parents=True, exist_ok=True)
-    with _exclusive_lock(index_dir):
-        return _ingest_locked(settings, embedder, progress or (lambda stage, done, total: None))
+    notice = notice or (lambda line: None)
+    with _exclusive_lock(index_dir, settings.lock_timeout, notice):
+        _remove_leftovers(index_dir)
+        report = _ingest_locked(settings, embedder, progress or (lambda stage, done, total: None), notice)
+        shutil.rmtree(index_dir / WORK, ignore_errors=True)  # done: nothing is left to resume
+        return report
+
+
+def stale_reason(settings: Settings, embedder: Embedder) -> str | None:
+    """Why the index must be ingested before use ("no index yet", a corpus or settings change), or None
+    when it is up to date. Checks file sizes, not contents (Index.load does that).
+
+    Raises IndexCorruptError when the index's manifest or files are damaged, CorpusError when the
+    corpus folder is missing.
+    """
+    try:
+        generation = current_generation(settings.index_dir)
+    except IndexMissingError:
+        return "no index yet"
+    manifest = _read_manifest(generation)
+    _check_files(generation, manifest, content=False)
+    sources, _ = scan_corpus(settings.corpus_dir, settings.max_file_bytes)
+    recorded = manifest.get("corpus")
+    if recorded and Path(recorded) != Path(settings.corpus_dir).resolve():
+        return f"corpus folder changed ({recorded} -> {Path(settings.corpus_dir).resolve()})"
+    fingerprints = {doc_id: entry["fingerprint"] for doc_id, entry in manifest["documents"].items()}
+    skipped_ok = set(manifest.get("unreadable", {}))
+    current = {s.doc_id: s.fingerprint for s in sources if s.fingerprint not in skipped_ok}
+    if current != fingerprints:
+        return "documents added, changed or removed"
+    return _rebuild_reason(manifest, settings, embedder)
 
 
 def is_stale(settings: Settings, embedder: Embedder) -> bool:
     """True when the index is missing, unreadable, or differs from the corpus or settings."""
     try:
-        generation = current_generation(settings.index_dir)
-        manifest = _read_manifest(generation)
-        _check_file_sizes(generation, manifest)
-        sources, _ = scan_corpus(settings.corpus_dir, settings.max_file_bytes)
-    except (IndexMissingError, IndexCorruptError, CorpusError):
+        return stale_reason(settings, embedder) is not None
+    except (IndexCorruptError, CorpusError):
         return True
-    fingerprints = {doc_id: entry["fingerprint"] for doc_id, entry in manifest["documents"].items()}
-    skipped_ok = set(manifest.get("unreadable", {}))
-    current = {s.doc_id: s.fingerprint for s in sources if s.fingerprint not in skipped_ok}
-    return _rebuild_reason(manifest, settings, embedder) is not None or current != fingerprints
 
 
-def _ingest_locked(settings: Settings, embedder: Embedder, progress: ProgressCallback) -> IngestReport:
+def _ingest_locked(
+    settings: Settings, embedder: Embedder, progress: ProgressCallback, notice: Callable[[str], None]
+) -> IngestReport:
     timings: dict[str, float] = {}
     started = time.perf_counter()
     sources, skipped = scan_corpus(settings.corpus_dir, settings.max_file_bytes)
     old, unusable = _load_previous(settings.index_dir)
+    corpus = Path(settings.corpus_dir).resolve()
+    if old is None and unusable != "no index yet":
+        notice(f"The index in {settings.index_dir} is damaged; rebuilding it from {corpus}. ({unusable})")
+    elif old is not None and old.manifest.get("corpus") and Path(old.manifest["corpus"]) != corpus:
+        notice(f"The index in {settings.index_dir} was built from {old.manifest['corpus']}; it now follows {corpus}.")
     rebuilt = unusable if old is None else _rebuild_reason(old.manifest, settings, embedder)
     reusable = {} if (old is None or rebuilt) else old.manifest["documents"]
     unreadable_before = {} if (old is None or rebuilt) else old.manifest.get("unreadable", {})
@@ -313,7 +437,8 @@ def _ingest_locked(settings: Settings, embedder: Embedder, progress: ProgressCal
         else:
             fresh_sources.append(source)
     removed = sorted(previous_ids - {s.doc_id for s in sources})
-    if old is not None and not rebuilt and not fresh_sources and not removed:
+    moved = old is not None and old.manifest.get("corpus") != str(corpus)  # also: recorded by an older version
+    if old is not None and not rebuilt and not fresh_sources and not removed and not moved:
         unchanged_report = IngestReport(
             documents=len(kept),
             passages=old.size,
@@ -348,19 +473,11 @@ def _ingest_locked(settings: Settings, embedder: Embedder, progress: ProgressCal
 
     # Embed only the new passages.
     t0 = time.perf_counter()
-    new_texts = [p.text for doc_id in fresh for p in fresh[doc_id][1]]
-    embedded = 0
-
-    def embed_progress(count: int) -> None:
-        nonlocal embedded
-        embedded += count
-        progress("embed", embedded, len(new_texts))
-
-    new_vectors = embedder.encode(new_texts, progress=embed_progress) if new_texts else None
+    fresh_vectors = _embed_checkpointed(Path(settings.index_dir) / WORK, embedder, fresh, progress)
     timings["embed"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    report = _write_generation(settings, embedder, old, included, fresh, new_vectors, unreadable)
+    report = _write_generation(settings, embedder, old, included, fresh, fresh_vectors, unreadable)
     timings["index"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - started
     previous = set(reusable)
@@ -377,20 +494,84 @@ def _ingest_locked(settings: Settings, embedder: Embedder, progress: ProgressCal
     )
 
 
-def _write_generation(settings, embedder, old, included, fresh, new_vectors, unreadable) -> int:
+def _embed_checkpointed(
+    work: Path, embedder: Embedder, fresh: dict[str, tuple[Document, list[Passage]]], progress: ProgressCallback
+) -> dict[str, np.ndarray]:
+    """Each fresh document's passage vectors, saved in `work` per document as soon as they are made.
+
+    A document whose vectors a killed ingest already saved (same passage texts, same model) is
+    not embedded again. Passages are embedded in batches of about CHECKPOINT_PASSAGES, so that
+    batching stays efficient and a kill loses at most one batch.
+    """
+    work.mkdir(exist_ok=True)
+    model = f"{model_label(embedder.name)}\n{_backend(embedder)}\n{embedder.dimension}"
+    total = sum(len(passages) for _, passages in fresh.values())
+    vectors: dict[str, np.ndarray] = {}
+    pending: list[tuple[str, list[Passage], Path]] = []
+    for doc_id, (_, passages) in fresh.items():
+        key = model + "\n" + "\x1f".join(p.text for p in passages)  # the vectors depend on these alone
+        checkpoint = work / f"{hashlib.sha256(key.encode()).hexdigest()}.npy"
+        saved = _read_checkpoint(checkpoint, len(passages), embedder.dimension)
+        if saved is not None:
+            vectors[doc_id] = saved
+        else:
+            pending.append((doc_id, passages, checkpoint))
+    done = total - sum(len(passages) for _, passages, _ in pending)
+    if done:
+        progress("embed", done, total)
+    batches, batch = [], []
+    for item in pending:
+        batch.append(item)
+        if sum(len(passages) for _, passages, _ in batch) >= CHECKPOINT_PASSAGES:
+            batches.append(batch)
+            batch = []
+    batches += [batch] if batch else []
+
+    def embed_progress(count: int) -> None:
+        nonlocal done
+        done += count
+        progress("embed", done, total)
+
+    for batch in batches:
+        texts = [p.text for _, passages, _ in batch for p in passages]
+        matrix = embedder.encode(texts, progress=embed_progress) if texts else np.zeros((0, embedder.dimension))
+        offset = 0
+        for doc_id, passages, checkpoint in batch:
+            vectors[doc_id] = np.asarray(matrix[offset : offset + len(passages)], dtype=np.float32)
+            offset += len(passages)
+            _write_checkpoint(checkpoint, vectors[doc_id])
+    return vectors
+
+
+def _read_checkpoint(path: Path, rows: int, dimension: int) -> np.ndarray | None:
+    try:
+        saved = np.load(path, allow_pickle=False)
+    except (OSError, ValueError):
+        return None
+    return saved if saved.shape == (rows, dimension) and saved.dtype == np.float32 else None
+
+
+def _write_checkpoint(path: Path, vectors: np.ndarray) -> None:
+    partial = path.with_suffix(".part")
+    with open(partial, "wb") as handle:
+        np.save(handle, vectors, allow_pickle=False)
+    os.replace(partial, path)  # a kill leaves no half-written checkpoint under the real name
+
+
+def _write_generation(settings, embedder, old, included, fresh, fresh_vectors, unreadable) -> int:
     """Write a complete new generation and make it current; return its passage count."""
     index_dir = Path(settings.index_dir)
+    corpus = Path(settings.corpus_dir).resolve()
     staging = index_dir / f"tmp-{uuid.uuid4().hex[:12]}"
     staging.mkdir()
     try:
         connection = sqlite3.connect(staging / DATABASE)
         connection.executescript(SCHEMA)
-        vector_blocks, documents_manifest, next_id, fresh_offset = [], {}, 0, 0
+        vector_blocks, documents_manifest, next_id = [], {}, 0
         for source in included:
             if source.doc_id in fresh:
                 document, passages = fresh[source.doc_id]
-                vectors = new_vectors[fresh_offset : fresh_offset + len(passages)]
-                fresh_offset += len(passages)
+                vectors = fresh_vectors[source.doc_id]
             else:
                 document, passages, vectors = _reuse(old, source)
             _insert_document(connection, document, passages, next_id)
@@ -414,6 +595,14 @@ def _write_generation(settings, embedder, old, included, fresh, new_vectors, unr
         faiss.write_index(_build_faiss(matrix, kind), str(staging / VECTORS))
         manifest = {
             "format_version": FORMAT_VERSION,
+            "corpus": str(corpus),
+            "settings": {
+                "model": settings.model,
+                "backend": settings.backend,
+                "index_kind": settings.index_kind,
+                "approximate_above": settings.approximate_above,
+                "max_file_bytes": settings.max_file_bytes,
+            },
             "model": model_label(embedder.name),
             "backend": _backend(embedder),
             "dimension": int(matrix.shape[1]),
@@ -424,7 +613,7 @@ def _write_generation(settings, embedder, old, included, fresh, new_vectors, unr
             "unreadable": unreadable,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "files": {
-                path.relative_to(staging).as_posix(): path.stat().st_size
+                path.relative_to(staging).as_posix(): {"size": path.stat().st_size, "sha256": _sha256(path)}
                 for path in [staging / DATABASE, staging / VECTORS, *keyword_files]
             },
         }
@@ -434,11 +623,8 @@ def _write_generation(settings, embedder, old, included, fresh, new_vectors, unr
             old.close()
         generation = index_dir / f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
         os.replace(staging, generation)
-        pointer_tmp = index_dir / f"{CURRENT}.tmp"
-        pointer_tmp.write_text(generation.name + "\n", encoding="utf-8")
-        with open(pointer_tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(pointer_tmp, index_dir / CURRENT)
+        _replace_file(index_dir / CORPUS_RECORD, str(corpus) + "\n")
+        _replace_file(index_dir / CURRENT, generation.name + "\n")
         _fsync_dir(index_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -556,7 +742,7 @@ def _backend(embedder: Embedder) -> str:
 
 
 def _load_previous(index_dir: Path) -> tuple[Index | None, str | None]:
-    """The current index, or None and why not (none yet, or unreadable: it will be rebuilt)."""
+    """The current index, or None and why not ("no index yet", or unreadable: it will be rebuilt)."""
     try:
         return Index.load(index_dir), None
     except IndexMissingError:
@@ -575,11 +761,54 @@ def _read_manifest(generation: Path) -> dict:
     return manifest
 
 
-def _check_file_sizes(generation: Path, manifest: dict) -> None:
+def _check_files(generation: Path, manifest: dict, content: bool) -> None:
+    """Every file the manifest lists is there with its recorded size and, with `content`, its sha256.
+
+    (Manifests written before checksums were recorded list sizes only.)
+    """
     for name in dict.fromkeys([DATABASE, VECTORS, *manifest["files"]]):
-        part = generation / name
-        if not part.is_file() or part.stat().st_size != manifest["files"].get(name):
-            raise IndexCorruptError(_corrupt(generation.parent, f"{name} is missing or has the wrong size"))
+        part, recorded = generation / name, manifest["files"].get(name)
+        size, digest = (
+            (recorded.get("size"), recorded.get("sha256")) if isinstance(recorded, dict) else (recorded, None)
+        )
+        try:
+            intact_size = part.stat().st_size == size
+            intact = intact_size and not (content and digest and _sha256(part) != digest)
+        except OSError:  # missing (or removed by a writer while we read: Index.load then reads the new one)
+            intact_size = intact = False
+        if not intact_size:
+            raise IndexCorruptError(_corrupt(generation.parent, f"{part} is missing or has the wrong size"))
+        if not intact:
+            raise IndexCorruptError(
+                _corrupt(generation.parent, f"{part} has changed since it was written: its sha256 differs")
+            )
+
+
+def _signature(generation: Path, manifest: dict) -> tuple | None:
+    """Identity, size and modification time of each file of a generation (None when one is gone)."""
+    try:
+        return tuple(
+            (name, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+            for name in sorted(manifest["files"])
+            for stat in [(generation / name).stat()]
+        )
+    except OSError:
+        return None
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _is_damage(error: sqlite3.DatabaseError) -> bool:
+    """Whether an SQLite error means the file is damaged (not a mistake in the query)."""
+    if not isinstance(error, sqlite3.OperationalError):
+        return not isinstance(error, sqlite3.ProgrammingError)
+    return any(words in str(error) for words in ("I/O error", "malformed", "unable to open", "not a database"))
 
 
 def _corrupt(index_dir: Path, reason: str) -> str:
@@ -619,17 +848,80 @@ def _fsync_dir(path: Path) -> None:
         os.close(descriptor)
 
 
+def _replace_file(path: Path, text: str) -> None:
+    """Write a small file so that readers see the old or the new content, never a part."""
+    partial = path.with_name(path.name + ".tmp")
+    with open(partial, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(partial, path)
+
+
 def _remove_old_generations(index_dir: Path, keep: str) -> None:
     for child in index_dir.iterdir():
         if child.is_dir() and child.name != keep and (child.name.startswith(("gen-", "tmp-"))):
             shutil.rmtree(child, ignore_errors=True)
 
 
+def _remove_leftovers(index_dir: Path) -> None:
+    """Remove what a killed ingest left: its tmp-* folder, and generations CURRENT no longer names.
+
+    Called with the lock held, so no other ingest is writing any of them.
+    """
+    try:
+        keep = (index_dir / CURRENT).read_text(encoding="utf-8").strip()
+    except OSError:
+        keep = ""
+    _remove_old_generations(index_dir, keep=keep)
+
+
+def _refuse_foreign_folder(index_dir: Path, settings: Settings) -> None:
+    """Raise NotAnIndexError unless index_dir is missing, empty, or holds an index of ours."""
+    if index_dir.exists() and not index_dir.is_dir():
+        raise NotAnIndexError(f"{index_dir} is a file, not an index folder; nothing was written.")
+    if not index_dir.is_dir() or (index_dir / CURRENT).is_file():
+        return
+    model_cache = Path(settings.model_cache).resolve()
+    strangers = sorted(
+        child.name
+        for child in index_dir.iterdir()
+        if not (
+            child.name in OWN_NAMES or child.name.startswith(("gen-", "tmp-", ".")) or child.resolve() == model_cache
+        )
+    )
+    if strangers:
+        shown = ", ".join(strangers[:3]) + (", …" if len(strangers) > 3 else "")
+        raise NotAnIndexError(
+            f"{index_dir} is not an index folder (it holds {shown}); nothing was written there. "
+            "Choose a new or empty folder for the index."
+        )
+
+
 @contextlib.contextmanager
-def _exclusive_lock(index_dir: Path):
-    with open(index_dir / ".lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+def _exclusive_lock(index_dir: Path, timeout: float, notice: Callable[[str], None]):
+    """Hold index_dir/.lock; when another process holds it, say so and wait up to `timeout` seconds."""
+    path = index_dir / LOCK
+    with open(path, "a") as handle:
+        if not _try_lock(handle):
+            notice(f"Waiting for another process to finish updating the index in {index_dir} (it holds {path})…")
+            deadline = time.monotonic() + timeout
+            while not _try_lock(handle):
+                if time.monotonic() >= deadline:
+                    raise IndexBusyError(
+                        f"Another process has been updating the index in {index_dir} for over {timeout:g} s "
+                        f"(it holds {path}); nothing was changed. Try again when it has finished."
+                    )
+                time.sleep(0.1)
         try:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _try_lock(handle) -> bool:
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
