@@ -12,10 +12,17 @@ from pathlib import Path
 DEFAULT_THRESHOLD = 0.3334
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-#: Where ONNX exports of the embedding model are written once and reused.
-DEFAULT_MODEL_CACHE = PROJECT_ROOT / "embeddings" / "models"
-#: Our own question–sentence model (trained by training/, see its MODEL_CARD.md).
-DEFAULT_RERANKER = PROJECT_ROOT / "models" / "qa-reranker"
+#: Run from a checkout of the repository (`python -m assistant`, `make`, or `pip install -e .`), rather than
+#: installed with `pip install .`: then the corpus, index and model cache default to the checkout's folders.
+IN_CHECKOUT = (PROJECT_ROOT / "pyproject.toml").is_file() and (PROJECT_ROOT / "assistant").is_dir()
+#: Where ONNX exports of the embedding model are written once and reused (installed: the user's cache).
+DEFAULT_MODEL_CACHE = (
+    PROJECT_ROOT / "embeddings" / "models"
+    if IN_CHECKOUT
+    else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "quotefirst" / "models"
+)
+#: Our own question–sentence model (trained by training/, see its MODEL_CARD.md); installed, it is package data.
+DEFAULT_RERANKER = PROJECT_ROOT / "models" / "qa-reranker" if IN_CHECKOUT else Path(__file__).parent / "qa_reranker"
 #: The embedding backends a user can ask for (assistant/embedding.py makes "auto" concrete).
 BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
 
@@ -46,10 +53,8 @@ class PassageSettings:
 class Settings:
     """Where the corpus and index live, which model embeds, and how the index is built."""
 
-    corpus_dir: Path = field(default_factory=lambda: Path(os.environ.get("ASSISTANT_CORPUS", PROJECT_ROOT / "corpus")))
-    index_dir: Path = field(
-        default_factory=lambda: Path(os.environ.get("ASSISTANT_INDEX", PROJECT_ROOT / "embeddings"))
-    )
+    corpus_dir: Path = field(default_factory=lambda: Path(os.environ.get("ASSISTANT_CORPUS") or _home("corpus")))
+    index_dir: Path = field(default_factory=lambda: Path(os.environ.get("ASSISTANT_INDEX") or _home("embeddings")))
     model: str = field(default_factory=default_model)
     #: auto (int8 ONNX where the CPU allows, else ONNX), onnx-int8, onnx or torch: see assistant/embedding.py.
     backend: str = field(default_factory=lambda: os.environ.get("ASSISTANT_BACKEND", "auto"))
@@ -91,6 +96,11 @@ class Settings:
         from assistant.embedding import SentenceTransformerEmbedder
 
         return SentenceTransformerEmbedder(self.model, backend=self.backend, cache=self.model_cache)
+
+
+def _home(folder: str) -> Path:
+    """A default folder: the checkout's, or when installed, the one of that name in the current folder."""
+    return (PROJECT_ROOT if IN_CHECKOUT else Path.cwd()) / folder
 
 
 def _optional_float(value: str | None) -> float | None:
