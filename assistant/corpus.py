@@ -54,6 +54,7 @@ HTML_BLOCKS = [
     "main",
 ]
 FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
+OPENING_FENCE = re.compile(r"\A---[ \t]*\r?\n")
 # A date as sites write one: 2021-03-02, 2021-03, 2021, or a date and time ('2021-03-02 17:00:00-05:00').
 ISO_DATE = re.compile(
     r"(?P<year>\d{4})(?:-(?P<month>\d{2})(?:-(?P<day>\d{2})"
@@ -114,8 +115,8 @@ class SourceFile:
 class Document:
     """One document's text (exactly as quoted from) and metadata.
 
-    For .txt and .md the text is the file decoded as UTF-8 as on disk; for .html and
-    .pdf it is the extracted text, which the index stores. Passages start at or after
+    For .txt and .md the text is the file decoded as UTF-8 as on disk, less any byte-order
+    mark; for .html and .pdf it is the extracted text. The index stores it: offsets are into it. Passages start at or after
     `body_start` (after any front matter).
     """
 
@@ -174,7 +175,8 @@ def read_document(source: SourceFile) -> Document:
     """Read one file's text and metadata.
 
     Raises ValueError with a user-facing reason when the file cannot be used
-    (not UTF-8, binary, empty, encrypted PDF, no extractable text).
+    (not UTF-8, binary, empty, encrypted PDF, no extractable text, unreadable front matter,
+    a metadata date that does not exist).
     """
     suffix = source.path.suffix.lower()
     data = source.path.read_bytes()
@@ -291,20 +293,34 @@ def _decode_text(data: bytes) -> str:
     if b"\x00" in data:
         raise ValueError("binary file (contains NUL bytes), not text")
     try:
-        return data.decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         raise ValueError(f"not UTF-8 text (undecodable byte at position {error.start})") from error
+    # A byte-order mark is not text: kept, it would open the first quote (and hide front matter).
+    return text.removeprefix("\ufeff")
 
 
 def _front_matter(text: str) -> tuple[dict, int]:
+    """The fields of a Markdown file's YAML front matter, and where its body starts.
+
+    Raises ValueError when the front matter is there but cannot be read (bad YAML, not `field: value`
+    lines, no closing '---'), rather than indexing it as the document's first paragraph.
+    """
     match = FRONT_MATTER.match(text)
     if not match:
+        if OPENING_FENCE.match(text):
+            raise ValueError("front matter is not closed: the '---' on line 1 has no closing '---' line")
         return {}, 0
     try:
-        loaded = yaml.load(match.group(1), Loader=_TextDatesLoader) or {}
-    except yaml.YAMLError:
-        return {}, 0
-    return (loaded if isinstance(loaded, dict) else {}), match.end()
+        loaded = yaml.load(match.group(1), Loader=_TextDatesLoader)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" on line {mark.line + 2}" if mark is not None else ""  # + 1 for the '---' line
+        problem = getattr(error, "problem", None) or "unreadable"
+        raise ValueError(f"front matter is not valid YAML: {problem}{where}") from None
+    if loaded is not None and not isinstance(loaded, dict):
+        raise ValueError("front matter must be 'field: value' lines")
+    return loaded or {}, match.end()
 
 
 def _metadata(source: SourceFile, fields: dict) -> Metadata:
