@@ -15,6 +15,8 @@ from assistant.errors import CorpusError
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf")
 CATALOG_NAME = "catalog.yaml"
+#: The register of files added through the app, with their upload times (written by assistant/uploads.py).
+UPLOADS_NAME = ".uploads.json"
 METADATA_FIELDS = (
     "title",
     "citation_title",
@@ -116,8 +118,8 @@ class Document:
     """One document's text (exactly as quoted from) and metadata.
 
     For .txt and .md the text is the file decoded as UTF-8 as on disk, less any byte-order
-    mark; for .html and .pdf it is the extracted text. The index stores it: offsets are into it. Passages start at or after
-    `body_start` (after any front matter).
+    mark; for .html and .pdf it is the extracted text. The index stores it, and offsets are
+    into it. Passages start at or after `body_start` (after any front matter).
     """
 
     doc_id: str
@@ -147,6 +149,7 @@ def scan_corpus(corpus_dir: Path, max_file_bytes: int = 20_000_000) -> tuple[lis
     if not corpus_dir.is_dir():
         raise CorpusError(f"The corpus folder {corpus_dir} does not exist.")
     catalog = load_catalog(corpus_dir)
+    uploads = load_uploads(corpus_dir)
     sources: list[SourceFile] = []
     skipped: list[Skipped] = []
     seen_ids: set[str] = set()
@@ -167,6 +170,8 @@ def scan_corpus(corpus_dir: Path, max_file_bytes: int = 20_000_000) -> tuple[lis
         seen_ids.add(doc_id)
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         entry = catalog.get(relative.as_posix(), {})
+        if relative.as_posix() in uploads:  # part of the metadata, so that every citation says it
+            entry = {**entry, "uploaded": uploads[relative.as_posix()]["uploaded"]}
         sources.append(SourceFile(doc_id, path, digest, size, entry))
     return sources, skipped
 
@@ -223,6 +228,29 @@ def load_catalog(corpus_dir: Path) -> dict[str, dict]:
     if not isinstance(loaded, dict) or not all(isinstance(v, dict) for v in loaded.values()):
         raise CorpusError(f"{path} must map file names to metadata fields.")
     return {str(name): entry for name, entry in loaded.items()}
+
+
+def load_uploads(corpus_dir: Path) -> dict[str, dict]:
+    """The upload register's entries by file name ({} without uploads); each has at least 'uploaded' (ISO, UTC).
+
+    Raises CorpusError when the register exists but cannot be read.
+    """
+    path = Path(corpus_dir) / UPLOADS_NAME
+    if not path.exists():
+        return {}
+    try:
+        files = json.loads(path.read_text(encoding="utf-8"))["files"]
+        for entry in files.values():
+            dt.datetime.fromisoformat(entry["uploaded"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        raise CorpusError(f"The upload register {path} is damaged ({error}); uploads cannot be told apart.") from error
+    return dict(files)
+
+
+def upload_label(uploaded: str) -> str:
+    """How a citation marks an upload: 'uploaded 24 November 2025, 20:34 UTC'."""
+    moment = dt.datetime.fromisoformat(uploaded).astimezone(dt.UTC)
+    return f"uploaded {moment.day} {moment:%B %Y}, {moment:%H:%M} UTC"
 
 
 def title_from_filename(path: Path) -> str:
@@ -330,9 +358,13 @@ def _metadata(source: SourceFile, fields: dict) -> Metadata:
         return clean_text(fields.get(name))
 
     published = normalise_datetime(fields.get("published_time"), "published_time")
+    title, citation_title = text("title") or title_from_filename(source.path), text("citation_title")
+    if fields.get("uploaded"):  # the index stores titles as shown: an upload says so in lists and citations
+        mark = f" ({upload_label(fields['uploaded'])})"
+        title, citation_title = title + mark, citation_title + mark if citation_title else None
     return Metadata(
-        title=text("title") or title_from_filename(source.path),
-        citation_title=text("citation_title"),
+        title=title,
+        citation_title=citation_title,
         author=text("author"),
         speaker=text("speaker"),
         kind=text("kind"),
