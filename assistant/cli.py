@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from assistant import __version__
+from assistant.answer import plural
 from assistant.config import Settings
 from assistant.errors import AssistantError
 
@@ -148,16 +149,17 @@ def _ingest(args) -> int:
 def _ingest_summary(report, seconds: float) -> str:
     lines = []
     if report.up_to_date:
-        lines.append(f"Index up to date: {report.documents} documents, {report.passages} passages ({seconds:.1f} s).")
+        counts = f"{plural(report.documents, 'document')}, {plural(report.passages, 'passage')}"
+        lines.append(f"Index up to date: {counts} ({seconds:.1f} s).")
     else:
         changes = f"{len(report.added)} added, {len(report.changed)} changed, {len(report.removed)} removed"
         rebuilt = f"; rebuilt: {report.rebuilt}" if report.rebuilt else ""
         lines.append(
-            f"Indexed {report.documents} documents, {report.passages} passages ({changes}, "
+            f"Indexed {plural(report.documents, 'document')}, {plural(report.passages, 'passage')} ({changes}, "
             f"{report.unchanged} unchanged{rebuilt}) in {seconds:.1f} s."
         )
     if report.skipped:
-        lines.append(f"Skipped {len(report.skipped)} file(s):")
+        lines.append(f"Skipped {plural(len(report.skipped), 'file')}:")
         lines += [f"  {skipped.path}: {skipped.reason}" for skipped in report.skipped]
     return "\n".join(lines)
 

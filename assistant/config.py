@@ -69,6 +69,8 @@ class Settings:
     #: The question–sentence model folder that reranks, highlights and decides "answered"; "none" turns it
     #: off (then ranking is the hybrid's and abstention the cosine `threshold`).
     reranker: str = field(default_factory=lambda: os.environ.get("ASSISTANT_RERANKER", str(DEFAULT_RERANKER)))
+    #: Whether the app takes uploads: "auto" (only while it serves this machine alone), "on" or "off".
+    uploads: str = field(default_factory=lambda: os.environ.get("ASSISTANT_UPLOADS", "auto"))
     #: Overrides the probability threshold recorded with the model (fitted on held-out training data).
     reranker_threshold: float | None = field(
         default_factory=lambda: _optional_float(os.environ.get("ASSISTANT_RERANKER_THRESHOLD"))
@@ -81,6 +83,8 @@ class Settings:
             raise ValueError("index_kind must be one of auto, flat, hnsw")
         if not -1.0 <= self.threshold <= 1.0:
             raise ValueError("threshold must be between -1 and 1")
+        if self.uploads not in ("auto", "on", "off"):
+            raise ValueError("uploads (ASSISTANT_UPLOADS) must be one of auto, on, off")
         object.__setattr__(self, "corpus_dir", Path(self.corpus_dir))
         object.__setattr__(self, "index_dir", Path(self.index_dir))
         object.__setattr__(self, "model_cache", Path(self.model_cache))

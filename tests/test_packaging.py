@@ -1,4 +1,4 @@
-"""The installable command: pyproject's pins, `--help` and `--version`, and `pip install .` into a fresh venv."""
+"""The command: its pins in pyproject.toml, --help, --version, wording, and `pip install .` into a fresh venv."""
 
 from __future__ import annotations
 
@@ -128,3 +128,26 @@ def test_installed_command_answers_with_the_bundled_models(installed: Path, tmp_
     assert Path(top["path"]).parent == tmp_path / "corpus"
     assert (tmp_path / "embeddings" / "CURRENT").is_file()
     assert any((tmp_path / "cache" / "quotefirst" / "models").iterdir())
+
+
+def test_counts_are_worded_with_plurals(tmp_path: Path) -> None:
+    from assistant.answer import plural
+    from assistant.cli import _ingest_summary
+    from assistant.corpus import Skipped
+    from assistant.index import IngestReport
+
+    one = IngestReport(documents=1, passages=1, added=["a"], skipped=[Skipped(tmp_path / "b.md", "empty")])
+    many = IngestReport(documents=2, passages=20_145, unchanged=2)
+
+    assert [plural(n, "passage") for n in (0, 1, 2, 20_145)] == [
+        "0 passages",
+        "1 passage",
+        "2 passages",
+        "20,145 passages",
+    ]
+    assert _ingest_summary(one, 1.0).splitlines() == [
+        "Indexed 1 document, 1 passage (1 added, 0 changed, 0 removed, 0 unchanged) in 1.0 s.",
+        "Skipped 1 file:",
+        f"  {tmp_path / 'b.md'}: empty",
+    ]
+    assert _ingest_summary(many, 0.5) == "Index up to date: 2 documents, 20,145 passages (0.5 s)."
