@@ -16,8 +16,14 @@ $(VENV)/.installed: requirements.txt
 index: $(VENV)/.installed
 	$(PY) -m assistant ingest
 
+# The app serves this machine only (http://localhost:8501). `make run HOST=0.0.0.0` serves the network; uploads
+# are then off unless ASSISTANT_UPLOADS=on. Naming the address the browser sees (this machine's name) keeps
+# Streamlit from looking up the external IP address. Other settings: .streamlit/config.toml.
+HOST ?= localhost
+PORT ?= 8501
+SERVER_NAME := $(if $(filter 0.0.0.0 ::,$(HOST)),$(shell hostname),$(HOST))
 run: $(VENV)/.installed
-	$(VENV)/bin/streamlit run app.py --server.headless true --browser.gatherUsageStats false --server.fileWatcherType none
+	$(VENV)/bin/streamlit run app.py --server.address $(HOST) --server.port $(PORT) --browser.serverAddress $(SERVER_NAME) --server.headless true --browser.gatherUsageStats false --server.fileWatcherType none
 
 test: index
 	$(PY) -m pytest

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import logging
 import re
 import threading
 import time
@@ -18,19 +19,34 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
-from assistant.answer import Answer, Quote
+from assistant.answer import Answer, Quote, plural
 from assistant.check import CheckResult
 from assistant.config import Settings
+from assistant.corpus import upload_label
 from assistant.engine import QuoteEngine, settings_for
-from assistant.errors import AssistantError, IndexCorruptError
+from assistant.errors import AssistantError, IndexCorruptError, QuestionError
 from assistant.export import NOT_FOUND, conversation_markdown, markdown_escape
 from assistant.index import DocumentInfo
 from assistant.passages import Passage
-from assistant.search import Filters
-from assistant.uploads import MAX_UPLOAD_BYTES, save_upload
+from assistant.search import MAX_QUESTION_CHARS, Filters, parse_question
+from assistant.uploads import (
+    MAX_UPLOAD_BYTES,
+    MAX_UPLOAD_TOTAL_BYTES,
+    MAX_UPLOADS,
+    MB,
+    list_uploads,
+    remove_upload,
+    save_upload,
+)
 from ui import render
 
 UPLOAD_TYPES = ["txt", "md", "pdf", "html", "htm"]
+LOCAL_ADDRESSES = {"localhost", "127.0.0.1", "::1"}
+#: What a user sees of an unexpected failure; the details go to the server log, never to the page.
+FAILED = "Something went wrong on the server. The details are in its log."
+#: A long question is echoed in the chat up to this many characters.
+ECHO_CHARS = 500
+LOG = logging.getLogger("quotefirst.app")
 STAGES = {"read": "reading documents", "embed": "embedding passages"}
 OFFSET = re.compile(r"\d{1,12}", re.ASCII)
 ASK_MODE, CHECK_MODE = "Ask the documents", "Check a quote"
@@ -67,7 +83,7 @@ class Catalog:
             people=tuple(engine.people()),
             earliest=min(dates, default=None),
             latest=max(dates, default=None),
-            label=f"Corpus: {len(documents)} documents, {passages} passages",
+            label=f"Corpus: {plural(len(documents), 'document')}, {plural(passages, 'passage')}",
             html=render.corpus_html(documents),
         )
 
@@ -232,11 +248,16 @@ def open_engine(settings: Settings) -> QuoteEngine:
         bar.empty()
         st.error(markdown_escape(str(error)))
         st.stop()
+    except Exception:
+        LOG.exception("Opening the engine failed")
+        bar.empty()
+        st.error(FAILED)
+        st.stop()
     bar.empty()
     if built:
         documents = engine.documents()
         passages = sum(info.passage_count for info in documents)
-        st.toast(f"Index built: {len(documents)} documents, {passages} passages.")
+        st.toast(f"Index built: {plural(len(documents), 'document')}, {plural(passages, 'passage')}.")
     return engine
 
 
@@ -266,7 +287,7 @@ class SearchOptions:
         """E.g. 'Filtered: 1 document; Zhao Lijian; from 2023-01-01', or None without filters."""
         parts = []
         if self.filters.doc_ids:
-            parts.append(f"{len(self.filters.doc_ids)} document{'s' if len(self.filters.doc_ids) > 1 else ''}")
+            parts.append(plural(len(self.filters.doc_ids), "document"))
         if self.filters.people:
             parts.append(", ".join(self.filters.people))
         if self.filters.date_from:
@@ -309,6 +330,7 @@ def chat_page(slot: EngineSlot, settings: Settings) -> None:
         options = search_options(slot.catalog)
     st.title("Ask the documents")
     st.caption("Every answer is a verbatim passage from the corpus, with who said it, where and when.")
+    upload_messages()
     conversation(slot, options)
     with st.sidebar:
         upload_section(slot, settings)
@@ -328,8 +350,11 @@ def conversation(slot: EngineSlot, options: SearchOptions) -> None:
     for number, turn in enumerate(history):
         show_turn(turn, number)
     with st.bottom:  # pinned below the chat, as at the top level (inside a fragment it would be inline)
-        question = st.chat_input("Ask a question about the documents", key="question")
-    if question:
+        question = st.chat_input("Ask a question about the documents", key="question", max_chars=MAX_QUESTION_CHARS)
+    problem = unsearchable(question) if question is not None else None
+    if problem:  # said above the box, and nothing is added to the chat
+        st.warning(markdown_escape(problem))
+    elif question:
         turn = ask(slot.engine, question, options, history)
         show_turn(turn, len(history))
         history.append(turn)
@@ -358,13 +383,16 @@ def ask(engine: QuoteEngine, question: str, options: SearchOptions, history: lis
             context = tuple(engine.neighbours(quote.doc_id, quote.start) for quote in answer.quotes)
     except AssistantError as error:
         return Turn(question, error=str(error))
+    except Exception:
+        LOG.exception("Answering a question failed")
+        return Turn(question, error=FAILED)
     return Turn(question, answer, context=context, scope=options.describe())
 
 
 def show_turn(turn: Turn, number: int) -> None:
     """One question and its answer, in chat bubbles; `number` is its place in the conversation."""
     with st.chat_message("user"):
-        st.text(turn.question)
+        st.text(echo(turn.question))
     with st.chat_message("assistant"):
         if turn.answer is None:
             st.error(markdown_escape(turn.error or "The question could not be searched."))
@@ -380,6 +408,25 @@ def show_turn(turn: Turn, number: int) -> None:
         if turn.answer.restriction_note:
             st.info(markdown_escape(turn.answer.restriction_note))
         show_answer(turn.answer, turn.context, turn.scope)
+
+
+def unsearchable(question: str) -> str | None:
+    """Why the question cannot be searched at all (it is empty, or blank), or None."""
+    try:
+        parse_question(question)
+    except QuestionError as error:
+        return str(error)
+    return None
+
+
+def echo(question: str) -> str:
+    """The question as the chat shows it: whole, or its start and its length when it is very long."""
+    if len(question) <= ECHO_CHARS:
+        return question
+    length = f"{len(question):,} characters in all"
+    if len(question) >= MAX_QUESTION_CHARS:  # the box takes no more: longer text was cut there
+        length += ", the most a question may have"
+    return f"{question[:ECHO_CHARS]}… ({length})"
 
 
 def search_everything(number: int) -> None:
@@ -435,9 +482,9 @@ def search_options(catalog: Catalog) -> SearchOptions:
     )
     people = st.multiselect("Author or speaker", catalog.people, key="filter_people", placeholder="Anyone")
     earliest, latest = catalog.date_bounds()
-    left, right = st.columns(2)
-    date_from = left.date_input("From", value=None, min_value=earliest, max_value=latest, key="filter_from")
-    date_to = right.date_input("Until", value=None, min_value=earliest, max_value=latest, key="filter_to")
+    # One above the other: side by side, the sidebar cut the dates off.
+    date_from = st.date_input("From", value=None, min_value=earliest, max_value=latest, key="filter_from")
+    date_to = st.date_input("Until", value=None, min_value=earliest, max_value=latest, key="filter_to")
     top_k = st.slider("Number of quotes", min_value=1, max_value=20, value=5, key="top_k")
     strict = st.toggle("Strict: hide weak matches", key="strict", help="Leave out passages that are not a match.")
     filters = Filters(
@@ -490,37 +537,97 @@ def download_button(place, history: list[Turn], checks: list[CheckResult], key: 
     )
 
 
-def upload_section(slot: EngineSlot, settings: Settings) -> None:
-    """Add documents: upload, validate and save into the corpus, then update the index with progress."""
-    st.header("Add documents")
-    limit = min(MAX_UPLOAD_BYTES, settings.max_file_bytes)
-    files = st.file_uploader(
-        "Upload .txt, .md, .pdf or .html files",
-        type=UPLOAD_TYPES,
-        accept_multiple_files=True,
-        key=f"uploads_{st.session_state.uploader_generation}",
-        max_upload_size=max(1, limit // 1_000_000),
-    )
-    if st.button("Add to the corpus", key="add_documents", disabled=not files, type="primary"):
-        st.session_state.upload_messages = add_documents(slot, settings, files, limit)
-        st.session_state.uploader_generation += 1  # a fresh, empty uploader
-        st.rerun()
-    for kind, message in st.session_state.upload_messages:  # shown once, on the run after the upload
+def uploads_allowed(settings: Settings) -> bool:
+    """Uploads are on when asked for, or by default ("auto") while the app serves only this machine."""
+    if settings.uploads != "auto":
+        return settings.uploads == "on"
+    return st.get_option("server.address") in LOCAL_ADDRESSES
+
+
+def upload_messages() -> None:
+    """What the last upload or removal did, at the top of the page (shown once, on the run after it)."""
+    for kind, message in st.session_state.upload_messages:
         getattr(st, kind)(message)
     st.session_state.upload_messages = []
 
 
-def add_documents(slot: EngineSlot, settings: Settings, files: list, limit: int) -> list[tuple[str, str]]:
+def upload_section(slot: EngineSlot, settings: Settings) -> None:
+    """Add documents (upload, validate, save into the corpus, update the index), and remove uploaded ones."""
+    st.header("Add documents")
+    if not uploads_allowed(settings):
+        st.caption("Adding documents is turned off on this server.")
+        return
+    try:
+        uploads = list_uploads(settings.corpus_dir)
+    except AssistantError as error:
+        st.error(markdown_escape(str(error)))
+        return
+    files = st.file_uploader(
+        f"Upload .txt, .md, .pdf or .html files (each up to {MAX_UPLOAD_BYTES // MB} MB)",
+        type=UPLOAD_TYPES,
+        accept_multiple_files=True,
+        key=f"uploads_{st.session_state.uploader_generation}",
+        max_upload_size=MAX_UPLOAD_BYTES // MB,
+    )
+    if st.button("Add to the corpus", key="add_documents", disabled=not files, type="primary"):
+        st.session_state.upload_messages = add_documents(slot, settings, files)
+        st.session_state.uploader_generation += 1  # a fresh, empty uploader
+        st.rerun()
+    used = sum(upload.size for upload in uploads)
+    st.caption(
+        f"Uploads: {len(uploads)} of {MAX_UPLOADS} files, {used / MB:.1f} of {MAX_UPLOAD_TOTAL_BYTES // MB} MB. "
+        "Uploaded documents are marked as uploads wherever they are cited."
+    )
+    for upload in uploads:
+        st.caption(markdown_escape(f"{upload.name} ({upload_label(upload.uploaded)})"))
+        if st.button("Remove", key=f"remove_upload_{upload.name}", help=f"Remove {upload.name} from the corpus"):
+            st.session_state.upload_messages = remove_document(slot, settings, upload.name)
+            st.rerun()
+
+
+def add_documents(slot: EngineSlot, settings: Settings, files: list) -> list[tuple[str, str]]:
     """Save each good file, refuse each bad one, update the index once; return (kind, message) to show."""
     messages, saved = [], []
     for upload in files:
         try:
-            saved.append(save_upload(settings.corpus_dir, upload.name, upload.getvalue(), max_bytes=limit))
+            saved.append(save_upload(settings.corpus_dir, upload.name, upload.getvalue()))
         except AssistantError as error:
             messages.append(("error", markdown_escape(str(error))))
     if not saved:
         return messages
-    bar = st.progress(0.0, text="Updating the index…")
+    try:
+        report = update_index(slot, "Adding to the index…")
+    except AssistantError as error:
+        for upload in saved:  # keep corpus and index in step: nothing is added
+            remove_upload(settings.corpus_dir, upload.name)
+        return [*messages, ("error", markdown_escape(f"The index could not be updated, nothing was added: {error}"))]
+    names = ", ".join(upload.name for upload in saved)
+    now = f"The corpus now has {plural(report.documents, 'document')}."
+    messages.append(("success", markdown_escape(f"Added {names}, marked as uploaded. {now}")))
+    saved_paths = {upload.path for upload in saved}
+    for skipped in report.skipped:
+        if skipped.path in saved_paths:
+            messages.append(("warning", markdown_escape(f"{skipped.path.name} was not indexed: {skipped.reason}")))
+    return messages
+
+
+def remove_document(slot: EngineSlot, settings: Settings, name: str) -> list[tuple[str, str]]:
+    """Remove an uploaded file from the corpus and the index; return (kind, message) to show."""
+    try:
+        remove_upload(settings.corpus_dir, name)
+        report = update_index(slot, "Removing from the index…")
+    except AssistantError as error:
+        return [("error", markdown_escape(str(error)))]
+    now = f"The corpus now has {plural(report.documents, 'document')}."
+    return [("success", markdown_escape(f"Removed {name}. {now}"))]
+
+
+def update_index(slot: EngineSlot, text: str):
+    """Bring the index up to date with the corpus folder, with a progress bar; return the ingest report.
+
+    Raises AssistantError (unexpected failures are logged and raised as one, with FAILED as the message).
+    """
+    bar = st.progress(0.0, text=text)
 
     def progress(stage: str, done: int, total: int) -> None:
         bar.progress(done / total if total else 1.0, text=f"Updating the index: {STAGES.get(stage, stage)}")
@@ -529,17 +636,14 @@ def add_documents(slot: EngineSlot, settings: Settings, files: list, limit: int)
         with slot.lock:  # one update at a time; other sessions pick up the new engine on their next run
             report, updated = slot.engine.update(progress)
             slot.install(updated)
-    except AssistantError as error:
-        for upload in saved:  # keep corpus and index in step: nothing is added
-            upload.path.unlink(missing_ok=True)
-        return [*messages, ("error", markdown_escape(f"The index could not be updated, nothing was added: {error}"))]
-    names = ", ".join(upload.name for upload in saved)
-    messages.append(("success", markdown_escape(f"Added {names}. The corpus now has {report.documents} documents.")))
-    saved_paths = {upload.path for upload in saved}
-    for skipped in report.skipped:
-        if skipped.path in saved_paths:
-            messages.append(("warning", markdown_escape(f"{skipped.path.name} was not indexed: {skipped.reason}")))
-    return messages
+    except AssistantError:
+        raise
+    except Exception as error:
+        LOG.exception("Updating the index failed")
+        raise AssistantError(FAILED) from error
+    finally:
+        bar.empty()
+    return report
 
 
 # --- The check page -----------------------------------------------------------------------------------
@@ -566,6 +670,9 @@ def check_page(slot: EngineSlot) -> None:
                 result = slot.engine.check(quotation, speaker=speaker, date=date.isoformat() if date else None)
         except AssistantError as error:
             st.error(markdown_escape(str(error)))
+        except Exception:
+            LOG.exception("Checking a quotation failed")
+            st.error(FAILED)
         else:
             st.session_state.checks.append(result)
     for result in reversed(st.session_state.checks):  # the latest first, under the form
@@ -599,6 +706,14 @@ def document_page(slot: EngineSlot) -> None:
     cited, problem = cited_range(st.query_params, len(view.text))
     if problem:
         st.warning(markdown_escape(problem))
+    upload = uploaded_as(engine, view.info.path)
+    if upload is not None:
+        st.info(
+            markdown_escape(
+                f"Uploaded through the app ({upload_label(upload.uploaded)}, as “{upload.original_name}”). "
+                "Its title, author and date are as the uploader gave them; they are not verified."
+            )
+        )
     st.html(render.metadata_html(view))
     if cited:
         numbers = sorted({p.paragraph for p in view.passages if p.start < cited[1] and cited[0] < p.end})
@@ -607,6 +722,15 @@ def document_page(slot: EngineSlot) -> None:
     st.html(render.document_html(view, cited))
     if cited:
         st.html(SCROLL_TO_CITED, unsafe_allow_javascript=True)
+
+
+def uploaded_as(engine: QuoteEngine, path: str):
+    """The upload record of the document at `path`, or None when it was not uploaded."""
+    try:
+        uploads = list_uploads(engine.settings.corpus_dir)
+    except AssistantError:
+        return None
+    return next((upload for upload in uploads if str(upload.path) == str(path)), None)
 
 
 def cited_range(params: Mapping[str, str], length: int) -> tuple[tuple[int, int] | None, str | None]:

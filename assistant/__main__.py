@@ -1,7 +1,7 @@
-"""Entry point for `python -m assistant`."""
+"""Entry point for `python -m assistant` (installed, the same command is `quotefirst`)."""
 
 import sys
 
 from assistant.cli import main
 
-sys.exit(main())
+sys.exit(main(prog="python -m assistant"))

@@ -100,7 +100,7 @@ class Answer:
         """E.g. '3 passages from 2 documents'."""
         shown = [q for q in self.quotes if q.is_match] if self.answered else []
         documents = len({q.doc_id for q in shown})
-        return f"{_plural(len(shown), 'passage')} from {_plural(documents, 'document')}"
+        return f"{plural(len(shown), 'passage')} from {plural(documents, 'document')}"
 
     def to_json(self) -> dict:
         return {
@@ -248,5 +248,6 @@ def _phrase_span(passage: Passage, phrases: tuple[str, ...]) -> Span | None:
     return None
 
 
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+def plural(count: int, noun: str) -> str:
+    """'1 passage', '2 passages', '20,145 passages': a count with its noun, for every message that counts."""
+    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"

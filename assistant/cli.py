@@ -1,28 +1,49 @@
-"""Command line: `python -m assistant ingest | ask | check | show | eval`; errors become one line and exit 1."""
+"""Command line: `quotefirst` (or `python -m assistant`) `ingest | ask | check | show | eval`.
+
+Results go to stdout, progress and errors to stderr; an error is one line and exit status 1 (EXIT_CODES).
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from assistant import __version__
+from assistant.answer import plural
 from assistant.config import Settings
 from assistant.errors import AssistantError
 
+#: What the exit status means; shown by --help and in the README.
+EXIT_CODES = """exit status:
+  0    done (an unanswered question is a result too: "answered": false)
+  1    an error, said in one line on stderr (a missing corpus, a damaged index, a bad question)
+  2    the command line is wrong (an unknown option, a missing argument)
+  130  interrupted (Ctrl-C); an index being built is left as it was
+  141  the output was closed early (e.g. `| head -1`); nothing more is printed
 
-def main(argv: list[str] | None = None) -> int:
-    """Run one command; return the process exit code."""
-    parser = _parser()
+Results go to stdout; progress and errors to stderr (progress bars only on a terminal)."""
+
+
+def main(argv: list[str] | None = None, prog: str = "quotefirst") -> int:
+    """Run one command; return the process exit code (see EXIT_CODES)."""
+    parser = _parser(prog)
     args = parser.parse_args(argv)
     if not hasattr(args, "run"):
-        parser.print_help()
+        parser.print_help(sys.stderr)
         return 2
     try:
-        return args.run(args)
+        status = args.run(args)
+        sys.stdout.flush()  # a closed pipe shows here for output still in the buffer
+        return status
+    except BrokenPipeError:
+        _silence_stdout()
+        return 141
     except AssistantError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -31,8 +52,21 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m assistant", description="Quote-first answers from a corpus.")
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that Python's own flush at exit does not fail on the closed pipe again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+def _parser(prog: str = "quotefirst") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Quote-first answers from a corpus: verbatim, cited passages only.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"quotefirst {__version__}")
     commands = parser.add_subparsers(metavar="COMMAND")
 
     ingest = commands.add_parser("ingest", help="build or update the index")
@@ -123,16 +157,17 @@ def _ingest(args) -> int:
 def _ingest_summary(report, seconds: float) -> str:
     lines = []
     if report.up_to_date:
-        lines.append(f"Index up to date: {report.documents} documents, {report.passages} passages ({seconds:.1f} s).")
+        counts = f"{plural(report.documents, 'document')}, {plural(report.passages, 'passage')}"
+        lines.append(f"Index up to date: {counts} ({seconds:.1f} s).")
     else:
         changes = f"{len(report.added)} added, {len(report.changed)} changed, {len(report.removed)} removed"
         rebuilt = f"; rebuilt: {report.rebuilt}" if report.rebuilt else ""
         lines.append(
-            f"Indexed {report.documents} documents, {report.passages} passages ({changes}, "
+            f"Indexed {plural(report.documents, 'document')}, {plural(report.passages, 'passage')} ({changes}, "
             f"{report.unchanged} unchanged{rebuilt}) in {seconds:.1f} s."
         )
     if report.skipped:
-        lines.append(f"Skipped {len(report.skipped)} file(s):")
+        lines.append(f"Skipped {plural(len(report.skipped), 'file')}:")
         lines += [f"  {skipped.path}: {skipped.reason}" for skipped in report.skipped]
     return "\n".join(lines)
 
@@ -270,14 +305,17 @@ def _eval(args) -> int:
 
 
 class _ProgressBar:
-    """A tqdm bar on stderr per stage; silent when nothing is embedded."""
+    """A tqdm bar on stderr per stage, only when stderr is a terminal (a log gets no escape codes)."""
 
     def __init__(self) -> None:
         self._bars: dict = {}
+        self._shown = sys.stderr.isatty()
 
     def update(self, stage: str, done: int, total: int) -> None:
         from tqdm import tqdm
 
+        if not self._shown:
+            return
         if stage not in self._bars:
             label = {"read": "Reading", "embed": "Embedding"}.get(stage, stage)
             self._bars[stage] = tqdm(total=total, desc=label, unit=" items", file=sys.stderr, leave=False)

@@ -12,11 +12,19 @@ from pathlib import Path
 DEFAULT_THRESHOLD = 0.3334
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CORPUS = PROJECT_ROOT / "corpus"
-#: Where ONNX exports of the embedding model are written once and reused.
-DEFAULT_MODEL_CACHE = PROJECT_ROOT / "embeddings" / "models"
-#: Our own question–sentence model (trained by training/, see its MODEL_CARD.md).
-DEFAULT_RERANKER = PROJECT_ROOT / "models" / "qa-reranker"
+#: Run from a checkout of the repository (`python -m assistant`, `make`, or `pip install -e .`), rather than
+#: installed with `pip install .`: then the corpus, index and model cache default to the checkout's folders.
+IN_CHECKOUT = (PROJECT_ROOT / "pyproject.toml").is_file() and (PROJECT_ROOT / "assistant").is_dir()
+#: Where ONNX exports of the embedding model are written once and reused (installed: the user's cache).
+DEFAULT_MODEL_CACHE = (
+    PROJECT_ROOT / "embeddings" / "models"
+    if IN_CHECKOUT
+    else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "quotefirst" / "models"
+)
+#: Our own question–sentence model (trained by training/, see its MODEL_CARD.md); installed, it is package data.
+DEFAULT_RERANKER = PROJECT_ROOT / "models" / "qa-reranker" if IN_CHECKOUT else Path(__file__).parent / "qa_reranker"
+#: The corpus when none is chosen: the checkout's corpus/, or installed, corpus/ in the folder the command starts in.
+DEFAULT_CORPUS = (PROJECT_ROOT if IN_CHECKOUT else Path.cwd()) / "corpus"
 #: The embedding backends a user can ask for (assistant/embedding.py makes "auto" concrete).
 BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
 
@@ -57,10 +65,8 @@ class PassageSettings:
 class Settings:
     """Where the corpus and index live, which model embeds, and how the index is built."""
 
-    corpus_dir: Path = field(default_factory=lambda: chosen_corpus() or DEFAULT_CORPUS)
-    index_dir: Path = field(
-        default_factory=lambda: Path(os.environ.get("ASSISTANT_INDEX", PROJECT_ROOT / "embeddings"))
-    )
+    corpus_dir: Path = field(default_factory=lambda: chosen_corpus() or _home("corpus"))
+    index_dir: Path = field(default_factory=lambda: Path(os.environ.get("ASSISTANT_INDEX") or _home("embeddings")))
     model: str = field(default_factory=default_model)
     #: auto (int8 ONNX where the CPU allows, else ONNX), onnx-int8, onnx or torch: see assistant/embedding.py.
     backend: str = field(default_factory=lambda: os.environ.get("ASSISTANT_BACKEND", "auto"))
@@ -75,6 +81,8 @@ class Settings:
     #: The question–sentence model folder that reranks, highlights and decides "answered"; "none" turns it
     #: off (then ranking is the hybrid's and abstention the cosine `threshold`).
     reranker: str = field(default_factory=lambda: os.environ.get("ASSISTANT_RERANKER", str(DEFAULT_RERANKER)))
+    #: Whether the app takes uploads: "auto" (only while it serves this machine alone), "on" or "off".
+    uploads: str = field(default_factory=lambda: os.environ.get("ASSISTANT_UPLOADS", "auto"))
     #: Overrides the probability threshold recorded with the model (fitted on held-out training data).
     reranker_threshold: float | None = field(
         default_factory=lambda: _optional_float(os.environ.get("ASSISTANT_RERANKER_THRESHOLD"))
@@ -91,6 +99,8 @@ class Settings:
             raise ValueError("threshold must be between -1 and 1")
         if self.lock_timeout < 0:
             raise ValueError("lock_timeout must be at least 0")
+        if self.uploads not in ("auto", "on", "off"):
+            raise ValueError("uploads (ASSISTANT_UPLOADS) must be one of auto, on, off")
         object.__setattr__(self, "corpus_dir", Path(self.corpus_dir))
         object.__setattr__(self, "index_dir", Path(self.index_dir))
         object.__setattr__(self, "model_cache", Path(self.model_cache))
@@ -106,6 +116,11 @@ class Settings:
         from assistant.embedding import SentenceTransformerEmbedder
 
         return SentenceTransformerEmbedder(self.model, backend=self.backend, cache=self.model_cache)
+
+
+def _home(folder: str) -> Path:
+    """A default folder: the checkout's, or when installed, the one of that name in the current folder."""
+    return (PROJECT_ROOT if IN_CHECKOUT else Path.cwd()) / folder
 
 
 def _optional_float(value: str | None) -> float | None:

@@ -15,6 +15,8 @@ from assistant.errors import CorpusError
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf")
 CATALOG_NAME = "catalog.yaml"
+#: The register of files added through the app, with their upload times (written by assistant/uploads.py).
+UPLOADS_NAME = ".uploads.json"
 METADATA_FIELDS = (
     "title",
     "citation_title",
@@ -54,6 +56,7 @@ HTML_BLOCKS = [
     "main",
 ]
 FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
+OPENING_FENCE = re.compile(r"\A---[ \t]*\r?\n")
 # A date as sites write one: 2021-03-02, 2021-03, 2021, or a date and time ('2021-03-02 17:00:00-05:00').
 ISO_DATE = re.compile(
     r"(?P<year>\d{4})(?:-(?P<month>\d{2})(?:-(?P<day>\d{2})"
@@ -114,9 +117,9 @@ class SourceFile:
 class Document:
     """One document's text (exactly as quoted from) and metadata.
 
-    For .txt and .md the text is the file decoded as UTF-8 as on disk; for .html and
-    .pdf it is the extracted text, which the index stores. Passages start at or after
-    `body_start` (after any front matter).
+    For .txt and .md the text is the file decoded as UTF-8 as on disk, less any byte-order
+    mark; for .html and .pdf it is the extracted text. The index stores it, and offsets are
+    into it. Passages start at or after `body_start` (after any front matter).
     """
 
     doc_id: str
@@ -146,6 +149,7 @@ def scan_corpus(corpus_dir: Path, max_file_bytes: int = 20_000_000) -> tuple[lis
     if not corpus_dir.is_dir():
         raise CorpusError(f"The corpus folder {corpus_dir} does not exist.")
     catalog = load_catalog(corpus_dir)
+    uploads = load_uploads(corpus_dir)
     sources: list[SourceFile] = []
     skipped: list[Skipped] = []
     seen_ids: set[str] = set()
@@ -166,6 +170,8 @@ def scan_corpus(corpus_dir: Path, max_file_bytes: int = 20_000_000) -> tuple[lis
         seen_ids.add(doc_id)
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         entry = catalog.get(relative.as_posix(), {})
+        if relative.as_posix() in uploads:  # part of the metadata, so that every citation says it
+            entry = {**entry, "uploaded": uploads[relative.as_posix()]["uploaded"]}
         sources.append(SourceFile(doc_id, path, digest, size, entry))
     return sources, skipped
 
@@ -174,7 +180,8 @@ def read_document(source: SourceFile) -> Document:
     """Read one file's text and metadata.
 
     Raises ValueError with a user-facing reason when the file cannot be used
-    (not UTF-8, binary, empty, encrypted PDF, no extractable text).
+    (not UTF-8, binary, empty, encrypted PDF, no extractable text, unreadable front matter,
+    a metadata date that does not exist).
     """
     suffix = source.path.suffix.lower()
     data = source.path.read_bytes()
@@ -221,6 +228,29 @@ def load_catalog(corpus_dir: Path) -> dict[str, dict]:
     if not isinstance(loaded, dict) or not all(isinstance(v, dict) for v in loaded.values()):
         raise CorpusError(f"{path} must map file names to metadata fields.")
     return {str(name): entry for name, entry in loaded.items()}
+
+
+def load_uploads(corpus_dir: Path) -> dict[str, dict]:
+    """The upload register's entries by file name ({} without uploads); each has at least 'uploaded' (ISO, UTC).
+
+    Raises CorpusError when the register exists but cannot be read.
+    """
+    path = Path(corpus_dir) / UPLOADS_NAME
+    if not path.exists():
+        return {}
+    try:
+        files = json.loads(path.read_text(encoding="utf-8"))["files"]
+        for entry in files.values():
+            dt.datetime.fromisoformat(entry["uploaded"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        raise CorpusError(f"The upload register {path} is damaged ({error}); uploads cannot be told apart.") from error
+    return dict(files)
+
+
+def upload_label(uploaded: str) -> str:
+    """How a citation marks an upload: 'uploaded 24 November 2025, 20:34 UTC'."""
+    moment = dt.datetime.fromisoformat(uploaded).astimezone(dt.UTC)
+    return f"uploaded {moment.day} {moment:%B %Y}, {moment:%H:%M} UTC"
 
 
 def title_from_filename(path: Path) -> str:
@@ -291,20 +321,34 @@ def _decode_text(data: bytes) -> str:
     if b"\x00" in data:
         raise ValueError("binary file (contains NUL bytes), not text")
     try:
-        return data.decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         raise ValueError(f"not UTF-8 text (undecodable byte at position {error.start})") from error
+    # A byte-order mark is not text: kept, it would open the first quote (and hide front matter).
+    return text.removeprefix("\ufeff")
 
 
 def _front_matter(text: str) -> tuple[dict, int]:
+    """The fields of a Markdown file's YAML front matter, and where its body starts.
+
+    Raises ValueError when the front matter is there but cannot be read (bad YAML, not `field: value`
+    lines, no closing '---'), rather than indexing it as the document's first paragraph.
+    """
     match = FRONT_MATTER.match(text)
     if not match:
+        if OPENING_FENCE.match(text):
+            raise ValueError("front matter is not closed: the '---' on line 1 has no closing '---' line")
         return {}, 0
     try:
-        loaded = yaml.load(match.group(1), Loader=_TextDatesLoader) or {}
-    except yaml.YAMLError:
-        return {}, 0
-    return (loaded if isinstance(loaded, dict) else {}), match.end()
+        loaded = yaml.load(match.group(1), Loader=_TextDatesLoader)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" on line {mark.line + 2}" if mark is not None else ""  # + 1 for the '---' line
+        problem = getattr(error, "problem", None) or "unreadable"
+        raise ValueError(f"front matter is not valid YAML: {problem}{where}") from None
+    if loaded is not None and not isinstance(loaded, dict):
+        raise ValueError("front matter must be 'field: value' lines")
+    return loaded or {}, match.end()
 
 
 def _metadata(source: SourceFile, fields: dict) -> Metadata:
@@ -314,9 +358,13 @@ def _metadata(source: SourceFile, fields: dict) -> Metadata:
         return clean_text(fields.get(name))
 
     published = normalise_datetime(fields.get("published_time"), "published_time")
+    title, citation_title = text("title") or title_from_filename(source.path), text("citation_title")
+    if fields.get("uploaded"):  # the index stores titles as shown: an upload says so in lists and citations
+        mark = f" ({upload_label(fields['uploaded'])})"
+        title, citation_title = title + mark, citation_title + mark if citation_title else None
     return Metadata(
-        title=text("title") or title_from_filename(source.path),
-        citation_title=text("citation_title"),
+        title=title,
+        citation_title=citation_title,
         author=text("author"),
         speaker=text("speaker"),
         kind=text("kind"),

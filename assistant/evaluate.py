@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from assistant.answer import plural
 from assistant.errors import QuestionError
 from assistant.search import MODES, calibrate_threshold
 
@@ -215,7 +216,7 @@ def format_report(report: dict) -> str:
         lines.append(f"\ncalibrated abstention threshold: {report['calibrated_threshold']}")
     misses = modes.get(shipped, {}).get("misses", [])
     if misses:
-        lines.append(f"\n{shipped}: {len(misses)} answerable question(s) whose answer is not in the top quote:")
+        lines.append(f"\n{shipped}: {plural(len(misses), 'answerable question')} whose answer is not in the top quote:")
         lines += [f"  {m['id']}: {m['question']} (answer at rank {m['rank'] or '>10'})" for m in misses]
     return "\n".join(lines)
 

@@ -17,8 +17,11 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from app import COPY_ON_CLICK, SCROLL_TO_CITED
+from assistant.corpus import upload_label
 from assistant.engine import QuoteEngine
-from assistant.export import markdown_escape
+from assistant.errors import QuestionError
+from assistant.export import conversation_markdown, markdown_escape
+from assistant.uploads import list_uploads
 from tests.apphelpers import (
     APP,
     FAKE_THRESHOLD,
@@ -289,11 +292,53 @@ def test_strict_hides_weak_matches(corpus: Path) -> None:
     assert len(quotes_html(at)) == 1 and "Not a match" not in quotes_html(at)[0]
 
 
-def test_question_error_is_shown_in_the_chat(corpus: Path) -> None:
-    at = ask(start_app(), "why " * 600)
+def test_question_error_is_shown_in_the_chat(corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args, **kwargs):
+        raise QuestionError("The question is 2,001 characters long; the limit is 2,000. Ask about one thing at a time.")
 
-    assert len(at.error) == 1
-    assert "characters long; the limit is 2,000" in at.error[0].value
+    monkeypatch.setattr(QuoteEngine, "ask", refuse)
+    at = ask(start_app(), "why")
+
+    assert [m.name for m in at.chat_message] == ["user", "assistant"]
+    assert [e.value for e in at.error] == [
+        markdown_escape("The question is 2,001 characters long; the limit is 2,000. Ask about one thing at a time.")
+    ]
+
+
+def test_a_huge_question_is_cut_by_the_box_and_echoed_short(corpus: Path) -> None:
+    at = ask(start_app(), "why " * 25_000)  # 100,000 characters, pasted
+
+    assert at.chat_input(key="question").proto.max_chars == 2_000
+    (echoed,) = [m.text[0].value for m in at.chat_message if m.name == "user"]
+    assert echoed == ("why " * 125)[:500] + "… (2,000 characters in all, the most a question may have)"
+    assert not at.error
+
+
+@pytest.mark.parametrize("blank", ["   ", "\n\t \n", "\x00\x07"])
+def test_a_blank_question_is_refused_without_a_bubble(corpus: Path, blank: str) -> None:
+    at = ask(start_app(), blank)
+
+    assert len(at.chat_message) == 0
+    assert [w.value for w in at.warning] == [
+        markdown_escape("The question is empty. Type a question, for example: What was said about terrorism?")
+    ]
+    ask(at, TERRORISM)
+    assert [m.name for m in at.chat_message] == ["user", "assistant"] and not at.warning
+
+
+def test_an_unexpected_failure_shows_no_details_and_is_logged(
+    corpus: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def fail(*args, **kwargs):
+        raise RuntimeError("secret detail: /srv/private/path")
+
+    monkeypatch.setattr(QuoteEngine, "ask", fail)
+    at = ask(start_app(), TERRORISM)
+
+    assert [e.value for e in at.error] == ["Something went wrong on the server. The details are in its log."]
+    assert "secret detail" not in str(at)
+    (record,) = [r for r in caplog.records if r.name == "quotefirst.app"]
+    assert record.exc_info[0] is RuntimeError and "secret detail" in str(record.exc_info[1])
 
 
 # --- Filters, number of quotes ----------------------------------------------------------------------------
@@ -510,14 +555,20 @@ def test_upload_of_a_good_file_adds_it_to_corpus_index_and_answers(corpus: Path,
     data = b"---\ntitle: Budget notes\nauthor: Treasury\ndate: 2024-03-01\n---\n\nIrrigation canals got more money.\n"
     at = upload(start_app(), "Budget notes.md", data, "text/markdown")
 
-    assert [s.value for s in at.success] == ["Added Budget-notes.md. The corpus now has 3 documents."]
+    success = "Added Budget-notes.md, marked as uploaded. The corpus now has 3 documents."
+    assert [s.value for s in at.main.success] == [success]  # at the top of the page, not under the sidebar
     assert (corpus / "Budget-notes.md").read_bytes() == data
     assert [e.label for e in at.sidebar.expander] == ["Corpus: 3 documents, 17 passages"]
     assert at.sidebar.file_uploader[0].value == []  # a fresh uploader for the next file
 
     ask(at, "irrigation canals")
     card = quotes_html(at)[0]
-    assert "According to Treasury, Budget notes, 1 March 2024, ¶1:" in card
+    (record,) = list_uploads(corpus)
+    uploaded = f"Budget notes ({upload_label(record.uploaded)})"
+    assert f"According to Treasury, {uploaded}, 1 March 2024, ¶1:" in card
+    assert copied_text(card).endswith(f"— Treasury, {uploaded}, 1 March 2024, ¶1")
+    exported = conversation_markdown([at.session_state.history[-1].answer])  # what "Download .md" holds
+    assert f"— Treasury, {markdown_escape(uploaded)}, 1 March 2024, ¶1" in exported
     assert link_of(card)["doc"] == "Budget-notes"
     assert_verbatim(at, corpus)
 
@@ -531,6 +582,12 @@ def test_upload_of_a_good_file_adds_it_to_corpus_index_and_answers(corpus: Path,
         ("scan.pdf", b"%PDF-1.4 not really a PDF", "scan.pdf cannot be added: unreadable PDF"),
         ("latin1.txt", "café crème".encode("latin-1"), "latin1.txt cannot be added: not UTF-8 text"),
         ("copy.txt", None, f"copy.txt is already in the corpus as {NOTE}.txt (same content); not added."),
+        (
+            "zhao.md",
+            b"---\ntitle: Remarks\nspeaker: Zhao Lijian\n---\n\nWords he never said.\n",
+            "zhao.md cannot be added: it names Zhao Lijian as its speaker, who is the speaker of a catalogued",
+        ),
+        ("broken.md", b"---\ntitle: T\n  author: x\n---\n\nText.\n", "broken.md cannot be added: front matter is"),
     ],
 )
 def test_upload_of_a_bad_file_is_refused_and_changes_nothing(
@@ -542,7 +599,7 @@ def test_upload_of_a_bad_file_is_refused_and_changes_nothing(
 
     upload(at, name, data)
 
-    assert len(at.error) == 1 and at.error[0].value.replace("\\", "").startswith(message)
+    assert len(at.main.error) == 1 and at.main.error[0].value.replace("\\", "").startswith(message)
     assert not at.success
     assert corpus_snapshot(corpus) == before
     assert (tmp_path / "index" / "CURRENT").read_text() == current
@@ -557,9 +614,70 @@ def test_upload_of_good_and_bad_files_together_adds_only_the_good(corpus: Path) 
     at.button(key="add_documents").click().run()
 
     assert not at.exception
-    assert [s.value for s in at.success] == ["Added good.txt. The corpus now has 3 documents."]
+    assert [s.value for s in at.success] == ["Added good.txt, marked as uploaded. The corpus now has 3 documents."]
     assert len(at.error) == 1 and "bad.pdf cannot be added" in at.error[0].value
     assert (corpus / "good.txt").is_file() and not (corpus / "bad.pdf").exists()
+
+
+def test_an_uploaded_document_says_so_in_its_view_and_can_be_removed(corpus: Path, tmp_path: Path) -> None:
+    data = b"---\ntitle: Budget notes\nauthor: Treasury\n---\n\nIrrigation canals got more money.\n"
+    at = upload(start_app(), "Budget notes.md", data, "text/markdown")
+    (record,) = list_uploads(corpus)
+
+    view = start_app({"doc": "Budget-notes"})
+    assert [i.value for i in view.info] == [
+        markdown_escape(
+            f"Uploaded through the app ({upload_label(record.uploaded)}, as “Budget notes.md”). "
+            "Its title, author and date are as the uploader gave them; they are not verified."
+        )
+    ]
+    assert f'<h2 class="qa-title">Budget notes ({upload_label(record.uploaded)})</h2>' in page_html(view)
+    assert not start_app({"doc": NOTE}).info  # a catalogued document is not an upload
+
+    at.button(key="remove_upload_Budget-notes.md").click().run()
+
+    assert not at.exception, at.exception
+    assert [s.value for s in at.main.success] == ["Removed Budget-notes.md. The corpus now has 2 documents."]
+    assert not (corpus / "Budget-notes.md").exists() and list_uploads(corpus) == []
+    assert [e.label for e in at.sidebar.expander] == ["Corpus: 2 documents, 16 passages"]
+    assert not [b for b in at.button if b.key and b.key.startswith("remove_upload_")]
+
+
+@pytest.mark.parametrize(
+    ("address", "setting", "allowed"),
+    [
+        ("localhost", None, True),
+        ("0.0.0.0", None, False),  # served on the network: off unless asked for
+        ("0.0.0.0", "on", True),
+        ("localhost", "off", False),
+    ],
+)
+def test_uploads_are_off_on_a_network_unless_turned_on(
+    corpus: Path, monkeypatch: pytest.MonkeyPatch, address: str, setting: str | None, allowed: bool
+) -> None:
+    from streamlit import config
+
+    if setting is None:
+        monkeypatch.delenv("ASSISTANT_UPLOADS", raising=False)
+    else:
+        monkeypatch.setenv("ASSISTANT_UPLOADS", setting)
+    previous = config.get_option("server.address")
+    config.set_option("server.address", address)
+    try:
+        at = start_app()
+    finally:
+        config.set_option("server.address", previous)
+
+    assert bool(at.sidebar.file_uploader) is allowed
+    if not allowed:
+        assert "Adding documents is turned off on this server." in [c.value for c in at.sidebar.caption]
+
+
+def test_the_sidebar_date_fields_are_one_above_the_other(corpus: Path) -> None:
+    at = start_app()
+
+    assert [d.label for d in at.sidebar.date_input] == ["From", "Until"]
+    assert not [column for column in at.sidebar.columns if column.date_input]  # side by side, they were cut off
 
 
 # --- With the real model (the "done when") --------------------------------------------------------

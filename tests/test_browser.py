@@ -34,7 +34,17 @@ ATTRIBUTION = (
     "According to Permanent Mission of the People's Republic of China to the United Nations, "
     "note verbale CMS (2023), 14 September 2023, ¶6:"
 )
-STARTUP_SECONDS = 180  # a cold start builds the index and loads the model
+STARTUP_SECONDS = 180
+#: True when no ancestor that clips its content (overflow other than visible) cuts the element off.
+WHOLLY_VISIBLE = """element => {
+    const own = element.getBoundingClientRect();
+    for (let box = element.parentElement; box; box = box.parentElement) {
+        if (getComputedStyle(box).overflowX === "visible") continue;
+        const clip = box.getBoundingClientRect();
+        if (own.left < clip.left - 0.5 || own.right > clip.right + 0.5) return false;
+    }
+    return true;
+}"""  # a cold start builds the index and loads the model
 
 pytestmark = [
     pytest.mark.browser,
@@ -56,9 +66,8 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "TOKENIZERS_PARALLELISM": "false",
     }
     port = free_port()
-    command = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true"]
-    command += ["--server.port", str(port), "--server.address", "localhost", "--browser.gatherUsageStats", "false"]
-    command += ["--client.toolbarMode", "minimal"]
+    # Everything else as shipped, from .streamlit/config.toml: localhost only, viewer toolbar, no error details.
+    command = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port)]
     log_path = root / "streamlit.log"
     with open(log_path, "wb") as log:
         server = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -153,3 +162,38 @@ def test_question_quote_citation_and_document_view(app_url: str, tmp_path: Path)
             expect(in_context.first.locator(".qa-context")).to_be_visible()  # the next answer leaves it open
         finally:
             context.close()
+
+
+def test_sidebar_dates_upload_result_and_no_deploy_button(app_url: str, tmp_path: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.goto(app_url)
+            expect(page.get_by_test_id("stChatInputTextArea")).to_be_visible(timeout=STARTUP_SECONDS * 1000)
+            expect(page.get_by_test_id("stAppDeployButton")).to_have_count(0)
+
+            sidebar = page.get_by_test_id("stSidebar")
+            for label in ("From", "Until"):  # each date whole in its field: year, month and day all visible
+                field = sidebar.get_by_role("group", name=label)
+                field.get_by_role("spinbutton", name=f"year, {label}").click()
+                page.keyboard.type("20220728")
+                page.keyboard.press("Escape")  # close the calendar
+                for part in ("year", "month", "day"):
+                    segment = field.get_by_role("spinbutton", name=f"{part}, {label}")
+                    assert segment.evaluate(WHOLLY_VISIBLE), f"the {part} of {label} is cut off"
+
+            data = b"---\ntitle: Budget notes\nauthor: Treasury\n---\n\nIrrigation canals got more money.\n"
+            sidebar.locator("input[type=file]").set_input_files(
+                files=[{"name": "budget.md", "mimeType": "text/markdown", "buffer": data}]
+            )
+            add = sidebar.get_by_role("button", name="Add to the corpus")
+            add.scroll_into_view_if_needed()
+            expect(add).to_be_enabled(timeout=30_000)
+            add.click()
+            result = page.get_by_text("Added budget.md, marked as uploaded.")
+            expect(result).to_be_in_viewport(timeout=60_000)  # where the user is looking, not under the sidebar
+        finally:
+            browser.close()

@@ -133,3 +133,55 @@ def test_unreadable_index_without_a_corpus_is_a_clear_error(places, tmp_path):
         "ask", "terrorism", env_extra={"ASSISTANT_CORPUS": str(tmp_path / "none"), "ASSISTANT_INDEX": str(index)}
     )
     assert result.returncode == 1 and "does not exist" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_closed_pipe_ends_quietly_with_status_141(places):
+    questions = ["terrorism", "human rights", "Who spoke for China Daily?", "What did the NGOs ask for?"] * 10
+    lines = "\n".join(json.dumps({"question": q}) for q in questions)
+    pipeline = f'"{sys.executable}" -m assistant ask --json --questions - | head -1'
+    pipeline += '; echo "status ${PIPESTATUS[*]}" >&2'
+
+    result = subprocess.run(
+        ["bash", "-c", pipeline], cwd=REPO, env={**os.environ, **places}, input=lines, capture_output=True, text=True
+    )
+
+    assert json.loads(result.stdout)["question"] == "terrorism"  # head's one line
+    assert result.stderr.splitlines()[-1] == "status 141 0"
+    assert "Traceback" not in result.stderr and "BrokenPipeError" not in result.stderr
+
+
+def test_progress_bars_only_on_a_terminal(places, tmp_path):
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    logged = run("ingest", env_extra={**places, "ASSISTANT_INDEX": str(tmp_path / "logged")})
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a 100-column terminal
+    on_terminal = subprocess.Popen(
+        [sys.executable, "-m", "assistant", "ingest"],
+        cwd=REPO,
+        env={**os.environ, **places, "ASSISTANT_INDEX": str(tmp_path / "terminal")},
+        stdout=subprocess.DEVNULL,
+        stderr=follower,
+    )
+    os.close(follower)
+    shown = _read_until_closed(leader)  # read while it runs: a closed terminal drops what was not read
+
+    assert logged.returncode == on_terminal.wait(timeout=300) == 0
+    assert "Indexed 2 documents, 16 passages" in logged.stdout  # the result, on stdout
+    assert "Embedding" not in logged.stderr and "\x1b" not in logged.stderr and "\r" not in logged.stderr
+    assert b"Embedding" in shown and b"\r" in shown  # a live bar, redrawn in place
+
+
+def _read_until_closed(descriptor: int) -> bytes:
+    chunks = []
+    try:
+        while chunk := os.read(descriptor, 65536):
+            chunks.append(chunk)
+    except OSError:  # EIO: the process has exited and closed the terminal
+        pass
+    finally:
+        os.close(descriptor)
+    return b"".join(chunks)

@@ -9,6 +9,7 @@ import pytest
 
 from assistant.corpus import SourceFile, read_document, scan_corpus, title_from_filename
 from assistant.errors import CorpusError
+from assistant.passages import passages_for
 from tests.conftest import minimal_pdf
 
 SEEDS = Path(__file__).resolve().parent.parent.parent / "shared" / "seeds"
@@ -245,3 +246,56 @@ def test_titles_are_shown_unescaped(tmp_path, title, shown):
     (tmp_path / "briefing.md").write_text(f"---\ntitle: {title}\n---\nText.", encoding="utf-8")
     (source,), _ = scan_corpus(tmp_path)
     assert read_document(source).metadata.title == shown
+
+
+@pytest.mark.parametrize(
+    ("front", "message"),
+    [
+        (
+            'title: "never closed\nauthor: [x',
+            "front matter is not valid YAML: found unexpected end of stream on line 3",
+        ),
+        ("title: T\n  author: indented wrongly", "front matter is not valid YAML: mapping values are not allowed here"),
+        ("- a list\n- of things", "front matter must be 'field: value' lines"),
+    ],
+)
+def test_broken_front_matter_is_a_reason_not_a_first_paragraph(tmp_path, front, message):
+    (tmp_path / "notes.md").write_text(f"---\n{front}\n---\n\nThe body.\n", encoding="utf-8")
+    (source,), _ = scan_corpus(tmp_path)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        read_document(source)
+
+
+def test_front_matter_without_its_closing_line_is_a_reason(tmp_path):
+    (tmp_path / "notes.md").write_text("---\ntitle: T\n\nThe body.\n", encoding="utf-8")
+    (source,), _ = scan_corpus(tmp_path)
+    with pytest.raises(ValueError, match="front matter is not closed: the '---' on line 1 has no closing '---' line"):
+        read_document(source)
+
+
+def test_broken_front_matter_is_reported_by_ingest_with_the_file_and_the_rest_is_indexed(settings, fake_embedder):
+    from assistant.index import ingest
+
+    broken = settings.corpus_dir / "notes.md"
+    broken.write_text("---\ntitle: T\n  author: x\n---\n\nThe body.\n", encoding="utf-8")
+    report = ingest(settings, fake_embedder)
+    (skipped,) = report.skipped
+    assert skipped.path == broken and skipped.reason.startswith("front matter is not valid YAML")
+    assert report.documents == 2
+
+
+@pytest.mark.parametrize("suffix", [".txt", ".md", ".html"])
+def test_a_byte_order_mark_is_not_text_and_offsets_stay_exact(tmp_path, suffix):
+    body = "First paragraph.\n\nSecond paragraph."
+    data = "\ufeff" + ("---\ntitle: With a BOM\n---\n" if suffix == ".md" else "") + body
+    if suffix == ".html":
+        data = "\ufeff<html><head><title>With a BOM</title></head><body><p>First paragraph.</p></body></html>"
+    (tmp_path / f"bom{suffix}").write_text(data, encoding="utf-8")
+    (source,), _ = scan_corpus(tmp_path)
+    document = read_document(source)
+
+    assert "\ufeff" not in document.text
+    if suffix != ".txt":  # front matter (or an HTML title) after a BOM is still read
+        assert document.metadata.title == "With a BOM"
+    first, *_ = passages_for(document)
+    assert first.text == "First paragraph." == document.text[first.start : first.end]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -197,3 +198,10 @@ def test_style_and_scripts_come_from_files(name: str) -> None:
 
 def test_the_scroll_script_targets_the_cited_passage_id() -> None:
     assert f'document.getElementById("{render.CITED_ID}")' in Path(render.STATIC / "scroll.js").read_text()
+
+
+def test_the_corpus_list_counts_one_passage_as_one(engine: QuoteEngine) -> None:
+    info = engine.documents()[0]
+    single = replace(info, passage_count=1)
+    assert " · 1 passage</span>" in render.corpus_html([single])
+    assert f" · {info.passage_count} passages</span>" in render.corpus_html([info])

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+import tomllib
 from pathlib import Path
 
 import pytest
 
-from assistant.corpus import read_document, scan_corpus
-from assistant.uploads import MAX_STEM_CHARS, UploadError, safe_filename, save_upload
-from tests.apphelpers import NOTE, copy_corpus
-from tests.conftest import minimal_pdf
+from assistant.corpus import UPLOADS_NAME, read_document, scan_corpus
+from assistant.uploads import (
+    MAX_STEM_CHARS,
+    MAX_UPLOAD_BYTES,
+    UploadError,
+    list_uploads,
+    remove_upload,
+    safe_filename,
+    save_upload,
+)
+from tests.apphelpers import NOTE, PRESS, copy_corpus
+from tests.conftest import REPO, minimal_pdf
 
 GOOD_MD = b"---\ntitle: Irrigation budget\nauthor: Treasury\ndate: 2024-03-01\n---\n\nCanal spending grew.\n"
 
@@ -61,7 +72,7 @@ def test_save_writes_exact_bytes_under_a_new_name_the_index_will_use(corpus: Pat
     assert source.sha256 == saved.sha256
     assert read_document(source).metadata.author == "Treasury"
     assert not skipped
-    assert not [name for name in snapshot(corpus) if name.startswith(".")], "no temporary file left behind"
+    assert [name for name in snapshot(corpus) if name.startswith(".")] == [UPLOADS_NAME], "no temporary file left"
 
 
 def test_save_accepts_a_pdf_with_text(corpus: Path) -> None:
@@ -90,7 +101,7 @@ def test_save_never_overwrites_and_keeps_document_ids_unique(
     result = save_upload(corpus, uploaded, b"A new text with new content.")
 
     assert result.name == saved
-    assert {name: data for name, data in snapshot(corpus).items() if name != saved} == before
+    assert {name: data for name, data in snapshot(corpus).items() if name not in (saved, UPLOADS_NAME)} == before
 
 
 @pytest.mark.parametrize(
@@ -130,3 +141,77 @@ def test_same_upload_twice_is_saved_once(corpus: Path) -> None:
 def test_missing_corpus_folder_is_an_upload_error(tmp_path: Path) -> None:
     with pytest.raises(UploadError, match=r"notes\.txt cannot be added: the corpus folder .* does not exist\."):
         save_upload(tmp_path / "nowhere", "notes.txt", b"Some text.")
+
+
+def test_an_upload_is_registered_with_its_time_and_every_citation_of_it_says_so(corpus: Path) -> None:
+    before = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    saved = save_upload(corpus, "Irrigation budget.md", GOOD_MD)
+
+    uploaded = dt.datetime.fromisoformat(saved.uploaded)
+    assert before <= uploaded <= dt.datetime.now(dt.UTC) and uploaded.utcoffset() == dt.timedelta(0)
+    assert list_uploads(corpus) == [saved]
+    label = f"uploaded {uploaded.day} {uploaded:%B %Y}, {uploaded:%H:%M} UTC"
+    documents = {source.doc_id: read_document(source) for source in scan_corpus(corpus)[0]}
+    assert documents["Irrigation-budget"].metadata.title == f"Irrigation budget ({label})"
+    assert documents["Irrigation-budget"].metadata.author == "Treasury"
+    assert "uploaded" not in documents[NOTE].metadata.title  # catalogued documents are not marked
+
+
+@pytest.mark.parametrize(
+    ("front", "claim"),
+    [
+        ("speaker: Zhao Lijian", "it names Zhao Lijian as its speaker, who is the speaker of a catalogued document"),
+        ("speaker: Spokesperson ZHAO  Lijian", "it names Zhao Lijian as its speaker"),
+        (
+            "author: Ministry of Foreign Affairs of the People's Republic of China",
+            "it names Ministry of Foreign Affairs of the People's Republic of China as its author",
+        ),
+    ],
+)
+def test_an_upload_cannot_claim_a_catalogued_author_or_speaker(corpus: Path, front: str, claim: str) -> None:
+    before = snapshot(corpus)
+    data = f"---\ntitle: Remarks\n{front}\n---\n\nWe said something else entirely.\n".encode()
+    with pytest.raises(UploadError, match=re.escape(f"remarks.md cannot be added: {claim}")):
+        save_upload(corpus, "remarks.md", data)
+    assert snapshot(corpus) == before
+
+
+def test_an_upload_cannot_give_a_catalogued_speaker_a_turn(corpus: Path) -> None:
+    transcript = b"China Daily: What do you say?\n\nZhao Lijian: Something never said.\n\nChina Daily: Thanks.\n"
+    with pytest.raises(UploadError, match="it names Zhao Lijian as its speaker"):
+        save_upload(corpus, "transcript.txt", transcript)
+
+
+def test_a_name_that_only_contains_part_of_a_catalogued_one_is_allowed(corpus: Path) -> None:
+    saved = save_upload(corpus, "zhao.md", b"---\nauthor: Zhao\nspeaker: Lijian Zhaoxi\n---\n\nOther words.\n")
+    assert saved.path.is_file()
+
+
+def test_the_upload_quota_counts_files_and_bytes(corpus: Path) -> None:
+    save_upload(corpus, "one.txt", b"x" * 60, max_total_bytes=100)
+    with pytest.raises(UploadError, match=r"uploads may take 100 bytes in all, 60 bytes is used and this file is 41"):
+        save_upload(corpus, "two.txt", b"y" * 41, max_total_bytes=100)
+    save_upload(corpus, "two.txt", b"y" * 40, max_total_bytes=100)
+    with pytest.raises(UploadError, match=r"three\.txt cannot be added: the uploads are at their limit of 2 files"):
+        save_upload(corpus, "three.txt", b"z", max_files=2)
+
+    remove_upload(corpus, "one.txt")  # removing an upload frees its share
+    assert save_upload(corpus, "three.txt", b"z", max_files=2).name == "three.txt"
+
+
+def test_an_upload_can_be_removed_and_nothing_else_can(corpus: Path) -> None:
+    before = snapshot(corpus)
+    saved = save_upload(corpus, "budget.md", GOOD_MD)
+
+    assert remove_upload(corpus, "budget.md") == saved
+    assert list_uploads(corpus) == []
+    assert {name: data for name, data in snapshot(corpus).items() if name != UPLOADS_NAME} == before
+    for name in (f"{PRESS}.txt", "catalog.yaml", "budget.md", "../x.txt"):
+        with pytest.raises(UploadError, match=re.escape(f"{name} is not an uploaded document")):
+            remove_upload(corpus, name)
+    assert (corpus / f"{PRESS}.txt").is_file()
+
+
+def test_the_per_file_limit_is_the_widgets_limit_in_streamlits_megabytes() -> None:
+    config = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
+    assert config["server"]["maxUploadSize"] * 1024 * 1024 == MAX_UPLOAD_BYTES

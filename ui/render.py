@@ -14,7 +14,7 @@ import html
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
-from assistant.answer import Quote, format_date, metadata_rows
+from assistant.answer import Quote, format_date, metadata_rows, plural
 from assistant.check import CheckMatch, CheckResult
 from assistant.engine import DocumentView
 from assistant.index import DocumentInfo
@@ -184,7 +184,7 @@ def corpus_html(documents: list[DocumentInfo]) -> str:
     for info in documents:
         meta = info.metadata
         who = meta.speaker or meta.author or "unknown author"
-        details = f"{who} · {format_date(meta.date) or 'undated'} · {info.passage_count} passages"
+        details = f"{who} · {format_date(meta.date) or 'undated'} · {plural(info.passage_count, 'passage')}"
         items.append(
             f'<li><a href="{escape(permalink(info.doc_id))}" target="_blank">{escape(meta.title)}</a><br>'
             f'<span class="qa-muted">{escape(details)}</span></li>'
