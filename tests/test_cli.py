@@ -92,7 +92,8 @@ def test_eval_json_reports_every_mode_and_the_oracle(places):
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["questions"] == 63 and report["answerable"] == 49
-    assert set(report["modes"]) == {"hybrid", "dense", "keyword"}
+    assert set(report["modes"]) == {"reranked", "hybrid", "dense", "keyword"}
+    assert report["shipped"] == "reranked"
     dense, keyword = report["modes"]["dense"]["top1"], report["modes"]["keyword"]["top1"]
     assert max(dense, keyword) <= report["better_baseline_top1"] <= 1
 
