@@ -231,7 +231,10 @@ def _readable(answer) -> str:
         lines += textwrap.wrap(quote.text, 100, initial_indent="    “", subsequent_indent="     ")
         lines[-1] += "”"
         if quote.highlight != quote.text:
-            lines.append(f"    Best sentence: “{quote.highlight}”")
+            best = textwrap.wrap(
+                f"Best sentence: “{quote.highlight}”", 100, initial_indent="    ", subsequent_indent="     "
+            )
+            lines += best  # wrapped like the quote; --json and the chars range give the text exactly
         relevance = f"relevance {quote.score:.2f}"
         if quote.score_kind == "probability":
             relevance = f"answers with probability {quote.score:.2f}"

@@ -152,5 +152,5 @@ def test_without_a_chosen_corpus_the_app_serves_the_corpus_its_index_was_built_f
     use_fake_embedder(monkeypatch)
 
     at = start_app()
-    assert corpus_label(at) == "Corpus: 1 documents, 1 passages"
+    assert corpus_label(at) == "Corpus: 1 document, 1 passage"
     assert (index / "CORPUS").read_text(encoding="utf-8") == f"{speeches.resolve()}\n"
