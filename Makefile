@@ -43,7 +43,7 @@ train: $(VENV)/.installed
 	PYTHONHASHSEED=0 $(PY) -m training.train --out $(TRAIN_RUN)
 	$(PY) -m training.export --run $(TRAIN_RUN) --out models/qa-reranker
 	$(PY) -m training.eval_sets --out tests/data/qa-heldout
-	$(PY) -m training.fit_threshold --model models/qa-reranker --sets tests/data/qa-heldout/calibration
+	$(PY) -m training.fit_threshold --model models/qa-reranker --sets tests/data/qa-heldout/calibration --hybrid-weight 12
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

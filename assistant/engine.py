@@ -19,6 +19,7 @@ from assistant.index import (
     Index,
     IngestReport,
     ProgressCallback,
+    has_documents,
     indexed_corpus,
     ingest,
     stale_reason,
@@ -40,6 +41,12 @@ def settings_for(corpus: Path | None = None, index: Path | None = None) -> Setti
     """
     base = Settings(index_dir=index) if index else Settings()
     recorded = indexed_corpus(base.index_dir)
+    if not (corpus or chosen_corpus() or recorded) and has_documents(base.index_dir):
+        # An old index whose corpus cannot be told: guessing corpus/ would rebuild it from other documents.
+        raise CorpusError(
+            f"The index in {base.index_dir} does not record which corpus it was built from. Choose it once with "
+            f"`python -m assistant ingest --corpus DIR --index {base.index_dir}`, or pass --corpus."
+        )
     folder = corpus or chosen_corpus() or recorded or base.corpus_dir
     return replace(base, corpus_dir=Path(folder).resolve(), index_dir=Path(base.index_dir).resolve())
 

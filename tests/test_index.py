@@ -406,3 +406,30 @@ def test_an_index_from_before_corpora_were_recorded_is_known_by_its_documents_fo
     report = ingest(settings, fake_embedder)  # records it, re-using every vector
     assert report.up_to_date and fake_embedder.calls == [16]
     assert (settings.index_dir / "CORPUS").read_text(encoding="utf-8") == f"{settings.corpus_dir.resolve()}\n"
+
+
+def test_an_old_index_whose_corpus_cannot_be_told_is_refused_not_rebuilt_from_corpus(
+    settings, fake_embedder, monkeypatch
+):
+    """Relative document paths (an index built with a relative --corpus before corpora were recorded)."""
+    from pathlib import Path
+
+    from assistant.engine import settings_for
+    from assistant.errors import CorpusError
+
+    monkeypatch.delenv("ASSISTANT_CORPUS", raising=False)
+    ingest(settings, fake_embedder)
+    generation = current_generation(settings.index_dir)
+    manifest = json.loads((generation / "manifest.json").read_text(encoding="utf-8"))
+    del manifest["corpus"]
+    for entry in manifest["documents"].values():
+        entry["path"] = f"relative/corpus/{Path(entry['path']).name}"
+    (generation / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    (settings.index_dir / "CORPUS").unlink()
+    before = sorted((p.name, p.stat().st_mtime_ns) for p in settings.index_dir.rglob("*"))
+    with pytest.raises(CorpusError, match="does not record which corpus"):
+        settings_for(index=settings.index_dir)
+    assert (
+        settings_for(corpus=settings.corpus_dir, index=settings.index_dir).corpus_dir == settings.corpus_dir.resolve()
+    )
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in settings.index_dir.rglob("*")) == before

@@ -35,6 +35,11 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=Path("models/qa-reranker"))
     parser.add_argument("--sets", type=Path, default=Path("tests/data/qa-heldout/calibration"))
+    parser.add_argument(
+        "--hybrid-weight",
+        type=float,
+        help="use this weight instead of the best on the calibration set (the Makefile's choice: see training/README.md)",
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as index:
         engine = QuoteEngine.open(
@@ -42,7 +47,11 @@ def main(argv=None) -> None:
         )
         candidates = collect(engine, load_labelled(args.sets / "questions.jsonl"))
     by_weight = {w: top1(candidates, w) for w in WEIGHTS}
-    weight = max(WEIGHTS, key=lambda w: (by_weight[w], -abs(w - 2.0)))
+    weight = args.hybrid_weight
+    if weight is None:
+        weight = max(WEIGHTS, key=lambda w: (by_weight[w], -abs(w - 2.0)))
+    elif weight not in by_weight:
+        by_weight[weight] = top1(candidates, weight)
     answerable = [max(c["probabilities"], default=0.0) for c in candidates if c["answer"]]
     unanswerable = [max(c["probabilities"], default=0.0) for c in candidates if not c["answer"]]
     threshold = calibrate_threshold(answerable, unanswerable)
