@@ -24,11 +24,11 @@ from tests.conftest import REPO
 BRIEFINGS = REPO.parent / "shared" / "data" / "whitehouse-briefings-2021"
 QUESTIONS = REPO / "tests" / "data" / "briefings" / "questions.jsonl"
 needs_briefings = pytest.mark.skipif(not BRIEFINGS.is_dir(), reason=f"no briefings at {BRIEFINGS}")
-#: Measured on this subset when the question–sentence model shipped (README, "Measured quality"): 50 to
-#: 53 of 104 answers first and 70 to 71 in the top 3 (two runs, before and after the issue-11 merge
-#: changed how ingest batches passages), every found answer's speaker right; one question of slack.
-#: The issue's targets (0.80, 0.90) are not met, and the model does not beat hybrid at top-1 here.
-FLOORS = {"top1": 0.47, "top3": 0.66, "speaker": 0.99}
+#: Measured on this subset with the shipped model and weight (README, "Measured quality"): 57 of 104
+#: answers first (hybrid 52) and 75 in the top 3, every found answer's speaker right. Runs on fresh
+#: indexes have differed by up to 3 questions, so the floors leave that much slack. The issue's targets
+#: (0.80, 0.90) are not met.
+FLOORS = {"top1": 0.51, "top3": 0.69, "speaker": 0.99}
 
 
 def test_the_set_is_large_enough():
@@ -80,4 +80,4 @@ def test_briefings_quality_and_attribution_do_not_regress(report):
     assert reranked["top3"] >= FLOORS["top3"]
     assert reranked["speaker"] >= FLOORS["speaker"]
     assert hybrid["speaker"] >= FLOORS["speaker"]
-    assert reranked["top3"] >= hybrid["top3"]
+    assert reranked["top1"] >= hybrid["top1"] and reranked["top3"] >= hybrid["top3"]

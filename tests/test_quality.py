@@ -75,10 +75,10 @@ def test_reranked_quality_does_not_regress_and_beats_hybrid_on_both_sets(report,
     """Floors for the shipped question–sentence model: the values measured when it was shipped (its MODEL_CARD)."""
     seed, heldout = report["modes"]["reranked"], heldout_report["modes"]["reranked"]
     assert seed["top1"] >= 0.69  # 34 of 49 (hybrid 31)
-    assert seed["top3"] >= 0.85
+    assert seed["top3"] >= 0.87  # 43 of 49
     assert seed["highlight"] >= 0.81
     assert heldout["top1"] >= 0.875  # 42 of 48 (hybrid 41)
-    assert heldout["top3"] >= 0.95
+    assert heldout["top3"] >= 0.97  # 47 of 48 (hybrid 45)
     for labelled in (report, heldout_report):
         assert labelled["modes"]["reranked"]["top1"] > labelled["modes"]["hybrid"]["top1"]
 
