@@ -32,7 +32,14 @@ def this_machines_address() -> str | None:
 def make_run(tmp_path: Path, **variables: str) -> subprocess.Popen:
     """Start the command `make run` runs (read with `make -n`, so nothing is installed) on a tmp corpus."""
     assignments = [f"{name}={value}" for name, value in variables.items()]
-    planned = subprocess.run(["make", "-n", "run", *assignments], cwd=REPO, capture_output=True, text=True, check=True)
+    # --no-print-directory: under `make test` this make is nested and would add "make[1]: Leaving directory".
+    planned = subprocess.run(
+        ["make", "--no-print-directory", "-n", "run", *assignments],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     command = shlex.split(planned.stdout.strip().splitlines()[-1])
     assert command[:3] == [".venv/bin/streamlit", "run", "app.py"]
     env = {**os.environ, "ASSISTANT_CORPUS": str(tmp_path / "corpus"), "ASSISTANT_INDEX": str(tmp_path / "index")}
