@@ -355,6 +355,8 @@ def conversation(slot: EngineSlot, options: SearchOptions) -> None:
     if problem:  # said above the box, and nothing is added to the chat
         st.warning(markdown_escape(problem))
     elif question:
+        if slot.engine is not None:  # a fragment rerun skips main(): look for a newer index here too
+            keep_current(slot)
         turn = ask(slot.engine, question, options, history)
         show_turn(turn, len(history))
         history.append(turn)

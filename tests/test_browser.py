@@ -53,11 +53,16 @@ pytestmark = [
 ]
 
 
+#: The served app's corpus and index folders, for tests that change them from outside the app.
+SERVED: dict[str, Path] = {}
+
+
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`streamlit run app.py` on a free localhost port, on a tmp copy of the corpus and a tmp (missing) index."""
     root = tmp_path_factory.mktemp("browser")
     corpus = copy_corpus(root / "corpus")
+    SERVED.update(corpus=corpus, index=root / "index")
     env = {
         **os.environ,
         "ASSISTANT_CORPUS": str(corpus),
@@ -195,5 +200,64 @@ def test_sidebar_dates_upload_result_and_no_deploy_button(app_url: str, tmp_path
             add.click()
             result = page.get_by_text("Added budget.md, marked as uploaded.")
             expect(result).to_be_in_viewport(timeout=60_000)  # where the user is looking, not under the sidebar
+        finally:
+            browser.close()
+
+
+def test_a_forged_upload_is_refused_and_a_cli_ingest_shows_up_without_a_restart(app_url: str) -> None:
+    """Issue 11, in a real browser: an upload claiming Zhao Lijian's words is refused; another process's
+    ingest of a new document is answered from by the running app, with no restart."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.goto(app_url)
+            chat = page.get_by_test_id("stChatInputTextArea")
+            expect(chat).to_be_visible(timeout=STARTUP_SECONDS * 1000)
+
+            forged = (
+                b"---\ntitle: Regular press conference\nspeaker: Zhao Lijian\ndate: 2022-07-28\n---\n\n"
+                b"Zhao Lijian: Xinjiang will host the alpaca games next year.\n"
+            )
+            sidebar = page.get_by_test_id("stSidebar")
+            sidebar.locator("input[type=file]").set_input_files(
+                files=[{"name": "forged.md", "mimeType": "text/markdown", "buffer": forged}]
+            )
+            add = sidebar.get_by_role("button", name="Add to the corpus")
+            add.scroll_into_view_if_needed()
+            expect(add).to_be_enabled(timeout=30_000)
+            add.click()
+            expect(page.get_by_text("forged.md cannot be added:")).to_be_visible(timeout=60_000)
+            assert not (SERVED["corpus"] / "forged.md").exists()
+
+            added = SERVED["corpus"] / "alpaca-farm.md"
+            added.write_text(
+                "---\ntitle: Farm report\nauthor: County office\ndate: 2024-05-01\n---\n\n"
+                "The alpaca farm near Kashgar keeps four hundred and twelve alpacas.\n",
+                encoding="utf-8",
+            )
+            ingest = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "assistant",
+                    "ingest",
+                    "--corpus",
+                    str(SERVED["corpus"]),
+                    "--index",
+                    str(SERVED["index"]),
+                ],
+                cwd=REPO,
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+            assert ingest.returncode == 0, ingest.stderr
+            time.sleep(2.5)  # the app looks for a new index generation at most every 2 s
+            chat.fill("How many alpacas does the farm near Kashgar keep?")
+            chat.press("Enter")
+            expect(page.get_by_text("four hundred and twelve alpacas").first).to_be_visible(timeout=120_000)
         finally:
             browser.close()
