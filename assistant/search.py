@@ -145,6 +145,27 @@ def contextualize(question: str, previous: str | None) -> str:
     return question
 
 
+def best_sentences(reranker, question: str, passages: list[Passage]) -> tuple[np.ndarray, list[Span]]:
+    """Each passage's best sentence by the question–sentence model: its logit and its span.
+
+    Every sentence of every passage (a passage without sentences counts as one) is scored in one call,
+    so the model batches them together. Used by the reranked search and by training/fit_threshold.py.
+    """
+    owners, spans, texts = [], [], []
+    for number, passage in enumerate(passages):
+        for span in passage.sentences or (Span(passage.start, passage.end),):
+            owners.append(number)
+            spans.append(span)
+            texts.append(passage.text[span.start - passage.start : span.end - passage.start])
+    logits = reranker.score(question, texts)
+    best: dict[int, int] = {}
+    for position, owner in enumerate(owners):
+        if owner not in best or logits[position] > logits[best[owner]]:
+            best[owner] = position
+    chosen = [best[number] for number in range(len(passages))]
+    return np.array([logits[i] for i in chosen], dtype=np.float32), [spans[i] for i in chosen]
+
+
 class Searcher:
     """Hybrid retrieval over one loaded Index with one Embedder."""
 
@@ -219,22 +240,11 @@ class Searcher:
         """
         if not candidates:
             return []
-        owners, spans, texts = [], [], []
-        for number, hit in enumerate(candidates):
-            passage = hit.passage
-            for span in passage.sentences or (Span(passage.start, passage.end),):
-                owners.append(number)
-                spans.append(span)
-                texts.append(passage.text[span.start - passage.start : span.end - passage.start])
-        logits = self.reranker.score(question.text, texts)
-        best: dict[int, int] = {}
-        for position, owner in enumerate(owners):
-            if owner not in best or logits[position] > logits[best[owner]]:
-                best[owner] = position
-        probabilities = self.reranker.probability(np.array([logits[best[n]] for n in range(len(candidates))]))
+        logits, spans = best_sentences(self.reranker, question.text, [hit.passage for hit in candidates])
+        probabilities = self.reranker.probability(logits)
         reranked = []
         for number, hit in enumerate(candidates):
-            logit = float(logits[best[number]])
+            logit = float(logits[number])
             probability = float(probabilities[number])
             reranked.append(
                 replace(
@@ -242,7 +252,7 @@ class Searcher:
                     score=logit + self.reranker.settings.hybrid_weight * hit.score,
                     relevance=probability,
                     is_match=phrase_matched or probability >= self.reranker.threshold or hit.relevance >= cosine_floor,
-                    answer_span=spans[best[number]],
+                    answer_span=spans[number],
                 )
             )
         return sorted(reranked, key=lambda h: -h.score)

@@ -111,3 +111,36 @@ def minimal_pdf(text: str) -> bytes:
     out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
     out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
     return bytes(out)
+
+
+# --- The Streamlit app (tests/test_app*.py) ----------------------------------------------------------------
+
+
+@pytest.fixture
+def corpus(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A tmp copy of the seed corpus, a tmp index, and the fake embedder: what the app will use."""
+    from tests.apphelpers import FAKE_THRESHOLD, copy_corpus, point_app_at, use_fake_embedder
+
+    corpus = copy_corpus(tmp_path / "corpus")
+    point_app_at(monkeypatch, corpus, tmp_path / "index", threshold=FAKE_THRESHOLD)
+    use_fake_embedder(monkeypatch)
+    return corpus
+
+
+@pytest.fixture(scope="module")
+def real_dirs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """One corpus copy and index per test module for the app's real-model tests: the engine loads once."""
+    from tests.apphelpers import copy_corpus
+
+    root = tmp_path_factory.mktemp("real")
+    return copy_corpus(root / "corpus"), root / "index"
+
+
+@pytest.fixture
+def real_corpus(real_dirs: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The module's real corpus copy and index, pointed at by the app's Settings()."""
+    from tests.apphelpers import point_app_at
+
+    corpus, index = real_dirs
+    point_app_at(monkeypatch, corpus, index)
+    return corpus

@@ -29,7 +29,6 @@ from tests.apphelpers import (
     PRESS,
     REPO,
     SEED_CORPUS,
-    copy_corpus,
     point_app_at,
     shown_passages,
     source_text,
@@ -58,29 +57,6 @@ The *budget* of __project__ is <script>alert("pwned")</script> and [click here](
 
 
 # --- Fixtures and small helpers ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-def corpus(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A tmp copy of the seed corpus, a tmp index, and the fake embedder: what the app will use."""
-    corpus = copy_corpus(tmp_path / "corpus")
-    point_app_at(monkeypatch, corpus, tmp_path / "index", threshold=FAKE_THRESHOLD)
-    use_fake_embedder(monkeypatch)
-    return corpus
-
-
-@pytest.fixture(scope="module")
-def real_dirs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """One corpus copy and index for the real-model tests, so the engine is loaded once for all of them."""
-    root = tmp_path_factory.mktemp("real")
-    return copy_corpus(root / "corpus"), root / "index"
-
-
-@pytest.fixture
-def real_corpus(real_dirs: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> Path:
-    corpus, index = real_dirs
-    point_app_at(monkeypatch, corpus, index)
-    return corpus
 
 
 def start_app(query: dict[str, str] | None = None) -> AppTest:

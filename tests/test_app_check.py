@@ -17,13 +17,9 @@ from streamlit.testing.v1 import AppTest
 from app import CHECK_MODE, COPY_ON_CLICK, SCROLL_TO_CITED
 from tests.apphelpers import (
     APP,
-    FAKE_THRESHOLD,
     NOTE,
-    copy_corpus,
-    point_app_at,
     shown_passages,
     source_text,
-    use_fake_embedder,
 )
 
 TEN_YEARS = "There has been no violent terrorist incident in Xinjiang for over ten consecutive years."
@@ -33,27 +29,6 @@ NOTE_CITATION = (
     "Permanent Mission of the People&#x27;s Republic of China to the United Nations, "
     "note verbale CMS (2023), 14 September 2023, ¶6"
 )
-
-
-@pytest.fixture
-def corpus(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    corpus = copy_corpus(tmp_path / "corpus")
-    point_app_at(monkeypatch, corpus, tmp_path / "index", threshold=FAKE_THRESHOLD)
-    use_fake_embedder(monkeypatch)
-    return corpus
-
-
-@pytest.fixture(scope="module")
-def real_dirs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("real-check")
-    return copy_corpus(root / "corpus"), root / "index"
-
-
-@pytest.fixture
-def real_corpus(real_dirs: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> Path:
-    corpus, index = real_dirs
-    point_app_at(monkeypatch, corpus, index)
-    return corpus
 
 
 def check_mode() -> AppTest:

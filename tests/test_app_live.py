@@ -16,7 +16,7 @@ from app import REFRESH_EVERY
 from assistant.config import Settings
 from assistant.export import markdown_escape
 from assistant.index import current_generation, ingest
-from tests.apphelpers import APP, FAKE_THRESHOLD, REPO, BagOfWordsEmbedder, copy_corpus, point_app_at, use_fake_embedder
+from tests.apphelpers import APP, FAKE_THRESHOLD, REPO, BagOfWordsEmbedder, point_app_at, use_fake_embedder
 
 #: `ingest` as another process runs it (the CLI, or another app), with the app tests' embedder.
 OTHER_PROCESS_INGEST = """
@@ -28,14 +28,6 @@ from tests.apphelpers import BagOfWordsEmbedder
 ingest(Settings(corpus_dir=sys.argv[1], index_dir=sys.argv[2], reranker="none"), BagOfWordsEmbedder())
 """
 FISHING = "The delegation spoke about fishing quotas in the northern sea."
-
-
-@pytest.fixture
-def corpus(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    corpus = copy_corpus(tmp_path / "corpus")
-    point_app_at(monkeypatch, corpus, tmp_path / "index", threshold=FAKE_THRESHOLD)
-    use_fake_embedder(monkeypatch)
-    return corpus
 
 
 def start_app(query: dict[str, str] | None = None) -> AppTest:

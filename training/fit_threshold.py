@@ -26,7 +26,7 @@ from pathlib import Path
 from assistant.config import Settings
 from assistant.engine import QuoteEngine
 from assistant.evaluate import load_labelled
-from assistant.search import RERANK_DEPTH, calibrate_threshold, parse_question
+from assistant.search import RERANK_DEPTH, best_sentences, calibrate_threshold, parse_question
 
 WEIGHTS = (0.0, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0, 12.0)
 
@@ -38,7 +38,7 @@ def main(argv=None) -> None:
     parser.add_argument(
         "--hybrid-weight",
         type=float,
-        help="use this weight instead of the best on the calibration set (the Makefile's choice: see training/README.md)",
+        help="use this weight, not the calibration set's best (the Makefile's choice: see training/README.md)",
     )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as index:
@@ -89,14 +89,11 @@ def collect(engine: QuoteEngine, questions) -> list[dict]:
     for labelled in questions:
         question = parse_question(labelled.question)
         hybrid = searcher.search(question, top_k=RERANK_DEPTH, mode="hybrid").hits
-        texts, owners, spans = [], [], []
-        for number, hit in enumerate(hybrid):
-            for span in hit.passage.sentences:
-                owners.append(number)
-                texts.append(hit.passage.text[span.start - hit.passage.start : span.end - hit.passage.start])
-                spans.append(span)
-        logits = reranker.score(question.text, texts)
-        best = [max((logits[i] for i, o in enumerate(owners) if o == n), default=-20.0) for n in range(len(hybrid))]
+        best = (
+            [float(x) for x in best_sentences(reranker, question.text, [h.passage for h in hybrid])[0]]
+            if hybrid
+            else []
+        )
         rows.append(
             {
                 "answer": labelled.answer,
