@@ -43,6 +43,8 @@ class Quote:
     #: What `score` is: "probability" (the reranker's calibrated probability that the passage answers) or
     #: "cosine" (the passage's cosine to the question, without a reranker).
     score_kind: str = "cosine"
+    #: Why the passage counts as an answer: "model", "meaning" (its cosine) or "phrase"; None when it does not.
+    matched_by: str | None = None
 
     @property
     def source(self) -> str:
@@ -76,6 +78,7 @@ class Quote:
             "highlight": {"start": self.highlight_start, "end": self.highlight_end},
             "score": round(self.score, 4),
             "score_kind": self.score_kind,
+            "matched_by": self.matched_by,
             "citation": self.citation,
             "url": self.url,
         }
@@ -220,6 +223,7 @@ def _quote(hit: Hit, document: DocumentInfo, question: Question, sentence_scorer
         score=hit.relevance,
         citation=citation_for(document, passage),
         is_match=hit.is_match,
+        matched_by=hit.matched_by,
         speaker_label=passage.speaker_label,
         url=document.metadata.url,
     )

@@ -86,7 +86,10 @@ class Hit:
 
     `relevance` is the reranker's calibrated probability that the passage answers (mode
     "reranked"), else the passage's cosine to the question. `answer_span` is the sentence the
-    reranker found answers best, in document offsets (None without a reranker).
+    reranker found answers best, in document offsets (None without a reranker). `matched_by` says
+    why a match is one: "model" (the reranker's probability reached its threshold), "meaning" (the
+    cosine reached the collection's threshold) or "phrase" (it holds the question's quoted phrase);
+    None when it is not a match.
     """
 
     passage_id: int
@@ -97,6 +100,7 @@ class Hit:
     dense_rank: int | None = None
     keyword_rank: int | None = None
     answer_span: Span | None = None
+    matched_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -143,6 +147,11 @@ def contextualize(question: str, previous: str | None) -> str:
     if follows and len(content) <= 6:
         return f"{previous} {question}"
     return question
+
+
+def _matched_by(phrase: bool, model: bool, meaning: bool) -> str | None:
+    """Why a hit is a match (Hit.matched_by), the strongest reason first; None when it is not one."""
+    return "phrase" if phrase else "model" if model else "meaning" if meaning else None
 
 
 def best_sentences(reranker, question: str, passages: list[Passage]) -> tuple[np.ndarray, list[Span]]:
@@ -220,7 +229,11 @@ class Searcher:
         else:
             hits = self._select(fused, query_vector, top_k, dense, keyword, bool(question.phrases))
             if not question.phrases and self._mostly_unknown_words(question):
-                hits = [replace(h, is_match=h.relevance >= CONFIDENT_RELEVANCE) for h in hits]
+                hits = [
+                    replace(h, is_match=confident, matched_by="meaning" if confident else None)
+                    for h in hits
+                    for confident in (h.relevance >= CONFIDENT_RELEVANCE,)
+                ]
         answered = any(hit.is_match for hit in hits)  # hits stay in fused order: it ranks better than cosine
         reason = None if answered else "No passage in the corpus answers this question."
         return SearchResult(question, hits, answered, reason, mode)
@@ -246,13 +259,17 @@ class Searcher:
         for number, hit in enumerate(candidates):
             logit = float(logits[number])
             probability = float(probabilities[number])
+            matched_by = _matched_by(
+                phrase_matched, probability >= self.reranker.threshold, hit.relevance >= cosine_floor
+            )
             reranked.append(
                 replace(
                     hit,
                     score=logit + self.reranker.settings.hybrid_weight * hit.score,
                     relevance=probability,
-                    is_match=phrase_matched or probability >= self.reranker.threshold or hit.relevance >= cosine_floor,
+                    is_match=matched_by is not None,
                     answer_span=spans[number],
+                    matched_by=matched_by,
                 )
             )
         return sorted(reranked, key=lambda h: -h.score)
@@ -293,6 +310,7 @@ class Searcher:
                     score=score,
                     relevance=relevance,
                     is_match=phrase_matched or relevance >= self.threshold,
+                    matched_by=_matched_by(phrase_matched, False, relevance >= self.threshold),
                     dense_rank=dense_rank.get(pid),
                     keyword_rank=keyword_rank.get(pid),
                 )

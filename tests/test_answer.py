@@ -47,6 +47,7 @@ QUOTE_KEYS = [
     "highlight",
     "score",
     "score_kind",
+    "matched_by",
     "citation",
     "url",
 ]

@@ -28,7 +28,7 @@ needs_briefings = pytest.mark.skipif(not BRIEFINGS.is_dir(), reason=f"no briefin
 #: answers first (hybrid 52) and 75 in the top 3, every found answer's speaker right. Runs on fresh
 #: indexes have differed by up to 3 questions, so the floors leave that much slack. The issue's targets
 #: (0.80, 0.90) are not met.
-FLOORS = {"top1": 0.51, "top3": 0.69, "speaker": 0.99}
+FLOORS = {"top1": 0.55, "top3": 0.70, "speaker": 0.99}  # measured 0.577, 0.721, 1.000 (model card)
 
 
 def test_the_set_is_large_enough():

@@ -205,3 +205,27 @@ def test_the_corpus_list_counts_one_passage_as_one(engine: QuoteEngine) -> None:
     single = replace(info, passage_count=1)
     assert " · 1 passage</span>" in render.corpus_html([single])
     assert f" · {info.passage_count} passages</span>" in render.corpus_html([info])
+
+
+# --- Relevance label ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("matched_by", "is_match", "label"),
+    [
+        ("model", True, "Answers: 81%"),
+        ("meaning", True, "Close in meaning · model 81%"),
+        ("phrase", True, "Holds your phrase · model 81%"),
+        (None, False, "Answers: 81%"),
+    ],
+)
+def test_relevance_label_says_why_a_quote_the_model_doubts_is_still_an_answer(matched_by, is_match, label) -> None:
+    quote = replace(tricky_quote(), score=0.81, score_kind="probability", matched_by=matched_by, is_match=is_match)
+    markup = render.relevance_html(quote)
+    assert re.search(r">([^<]*)</span>", markup).group(1) == html.escape(label)
+    if matched_by in ("meaning", "phrase"):
+        assert "Counted as an answer because" in markup
+
+
+def test_relevance_label_without_the_model_is_the_cosine() -> None:
+    assert ">Relevance 0.50</span>" in render.relevance_html(tricky_quote())

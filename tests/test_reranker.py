@@ -170,6 +170,10 @@ def test_a_passage_below_the_model_threshold_is_a_match_only_by_its_cosine(real_
         for hit in below:
             cosine = float(searcher._matrix[hit.passage_id] @ query)
             assert hit.is_match == (cosine >= real_engine.settings.threshold)
+            assert hit.matched_by == ("meaning" if hit.is_match else None)
+        for hit in result.hits:
+            if hit.relevance >= real_engine.reranker.threshold:
+                assert hit.is_match and hit.matched_by == "model"
 
 
 NOT_REACHED = "issue 9 done-when not reached by the shipped model (README: Known limits); strict, so a fix shows"

@@ -33,6 +33,8 @@ from training.data import build  # noqa: E402
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "qa-train"
 CHECKPOINT_EVERY = 200
+#: The settings a checkpoint must share with the run that resumes it.
+RECIPE = ("layers", "squad_questions", "medquad_questions", "batch", "lr", "warmup", "seed", "epochs", "max_steps")
 log = logging.getLogger("train")
 
 
@@ -41,14 +43,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--data", type=Path, default=DATA_DIR)
     parser.add_argument("--out", type=Path, default=Path("training/runs/shipped"))
     parser.add_argument("--layers", type=int, default=4, help="transformer layers kept from MiniLM-L6")
-    parser.add_argument("--squad-questions", type=int, default=18000)
-    parser.add_argument("--medquad-questions", type=int, default=4000)
+    parser.add_argument("--squad-questions", type=int, default=30000)
+    parser.add_argument("--medquad-questions", type=int, default=6000)
     parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=5e-5)
+    parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--warmup", type=float, default=0.05, help="share of steps with a rising learning rate")
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0: one epoch)")
+    parser.add_argument("--epochs", type=int, default=1, help="passes over the pairs, each in a new shuffled order")
+    parser.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0: all epochs)")
+    parser.add_argument("--base", type=Path, default=None, help="base model folder (default: the bundled MiniLM)")
+    parser.add_argument("--device", default="cpu", help="torch device: cpu (the reproducible recipe) or cuda")
     return parser.parse_args(argv)
 
 
@@ -63,20 +68,27 @@ def main(argv=None) -> None:
     began = time.time()
     torch.set_num_threads(args.threads)
     seed_everything(args.seed)
-    model_path = base_model_path()
+    model_path = str(args.base) if args.base else base_model_path()
+    device = torch.device(args.device)
+    torch.backends.cuda.matmul.allow_tf32 = False  # keep a GPU run's arithmetic close to the CPU recipe's
 
     splits = build(args.data, args.seed, args.squad_questions, args.medquad_questions)
     pairs = [
         (g.question, s, y) for groups in splits.train.values() for g in groups for s, y in zip(g.sentences, g.labels)
     ]
-    random.Random(args.seed).shuffle(pairs)
+    order = random.Random(args.seed)
+    epochs = []
+    for _ in range(args.epochs):
+        order.shuffle(pairs)
+        epochs.extend(pairs)
+    pairs = epochs
     write_held_out(splits, args.out / "held_out_groups.jsonl")
     counts = {name: len(groups) for name, groups in splits.train.items()}
     held = {name: len(groups) for name, groups in splits.held_out.items()}
     log.info("data: %d training pairs; training questions %s; held-out questions %s", len(pairs), counts, held)
     log.info("data built in %.0f s", time.time() - began)
 
-    model = base_model(model_path, args.layers)
+    model = base_model(model_path, args.layers).to(device)
     tokenizer = pair_tokenizer(model_path)
     steps = len(pairs) // args.batch
     if args.max_steps:
@@ -86,17 +98,18 @@ def main(argv=None) -> None:
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimiser, lambda step: min((step + 1) / warmup, max(0.0, (steps - step) / max(1, steps - warmup)))
     )
-    start_step = resume(args.out / "checkpoint.pt", model, optimiser, schedule)
+    recipe = {k: getattr(args, k) for k in RECIPE}
+    start_step = resume(args.out / "checkpoint.pt", model, optimiser, schedule, device, recipe)
     loss_fn = torch.nn.BCEWithLogitsLoss()
     model.train()
     tick, running = time.time(), []
     for step in range(start_step, steps):
         batch = pairs[step * args.batch : (step + 1) * args.batch]
         inputs = {
-            k: torch.from_numpy(v)
+            k: torch.from_numpy(v).to(device)
             for k, v in encode_pairs(tokenizer, [b[0] for b in batch], [b[1] for b in batch]).items()
         }
-        labels = torch.tensor([float(b[2]) for b in batch])
+        labels = torch.tensor([float(b[2]) for b in batch], device=device)
         loss = loss_fn(model(**inputs).logits.squeeze(-1), labels)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -110,10 +123,10 @@ def main(argv=None) -> None:
             log.info("step %d/%d loss %.4f, %.1f pairs/s, %.0f min left", step + 1, steps, np.mean(running), rate, eta)
             tick, running = time.time(), []
         if (step + 1) % CHECKPOINT_EVERY == 0:
-            save_checkpoint(args.out / "checkpoint.pt", model, optimiser, schedule, step + 1)
+            save_checkpoint(args.out / "checkpoint.pt", model, optimiser, schedule, step + 1, recipe)
 
     final = args.out / "final"
-    model.save_pretrained(final)
+    model.to("cpu").save_pretrained(final)
     for name in ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json"):
         shutil.copy(Path(model_path) / name, final / name)
     (final / "training_args.json").write_text(
@@ -148,7 +161,7 @@ def base_model(path: str, layers: int):
     return model
 
 
-def save_checkpoint(path: Path, model, optimiser, schedule, step: int) -> None:
+def save_checkpoint(path: Path, model, optimiser, schedule, step: int, recipe: dict) -> None:
     """Write the checkpoint beside its final name, then rename: a kill never leaves half a file."""
     partial = path.with_suffix(".partial")
     torch.save(
@@ -157,6 +170,7 @@ def save_checkpoint(path: Path, model, optimiser, schedule, step: int) -> None:
             "optimiser": optimiser.state_dict(),
             "schedule": schedule.state_dict(),
             "step": step,
+            "recipe": recipe,
         },
         partial,
     )
@@ -164,11 +178,20 @@ def save_checkpoint(path: Path, model, optimiser, schedule, step: int) -> None:
     log.info("checkpoint at step %d", step)
 
 
-def resume(path: Path, model, optimiser, schedule) -> int:
-    """The step to start from: 0, or the checkpoint's step after loading its state."""
+def resume(path: Path, model, optimiser, schedule, device, recipe: dict) -> int:
+    """The step to start from: 0, or the checkpoint's step after loading its state.
+
+    Exits with a message when the checkpoint was written under another recipe: continuing it would
+    mix two recipes in one model.
+    """
     if not path.exists():
         return 0
-    state = torch.load(path, weights_only=False)
+    state = torch.load(path, weights_only=False, map_location=device)
+    if state.get("recipe") != recipe:
+        raise SystemExit(
+            f"{path} was written by a run with other settings ({state.get('recipe')}, now {recipe}). "
+            "Use another --out, or delete that folder to start again."
+        )
     model.load_state_dict(state["model"])
     optimiser.load_state_dict(state["optimiser"])
     schedule.load_state_dict(state["schedule"])

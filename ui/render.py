@@ -77,10 +77,22 @@ def quote_html(quote: Quote, number: int | None = None) -> str:
 
 
 def relevance_html(quote: Quote) -> str:
-    """How strongly the passage answers: the reranker's probability as a percentage, else the cosine."""
+    """How strongly the passage answers: the reranker's probability as a percentage, else the cosine.
+
+    A passage the model doubts can still be a match, by its meaning or by the quoted phrase; the label
+    then says so first, so a low "Answers" figure never sits unexplained on a quote given as an answer.
+    """
     if quote.score_kind == "probability":
-        title = "The probability, from our question–passage model, that this passage answers the question"
-        return f'<span class="qa-relevance" title="{escape(title)}">Answers: {quote.score:.0%}</span>'
+        model = "The probability, from our question–passage model, that this passage answers the question"
+        if quote.is_match and quote.matched_by == "meaning":
+            title = f"Counted as an answer because its meaning is close to the question. {model}: {quote.score:.0%}."
+            label = f"Close in meaning · model {quote.score:.0%}"
+        elif quote.is_match and quote.matched_by == "phrase":
+            title = f"Counted as an answer because it holds the phrase you quoted. {model}: {quote.score:.0%}."
+            label = f"Holds your phrase · model {quote.score:.0%}"
+        else:
+            title, label = model, f"Answers: {quote.score:.0%}"
+        return f'<span class="qa-relevance" title="{escape(title)}">{escape(label)}</span>'
     return f'<span class="qa-relevance" title="Cosine similarity to the question">Relevance {quote.score:.2f}</span>'
 
 

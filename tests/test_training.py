@@ -1,0 +1,41 @@
+"""training/train.py's checkpoints: a rerun resumes its own run and refuses another recipe's checkpoint."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from training.train import RECIPE, resume, save_checkpoint  # noqa: E402
+
+RECIPE_NOW = {name: 1 for name in RECIPE}
+
+
+def _parts():
+    model = torch.nn.Linear(3, 1)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=0.1)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: 1.0)
+    return model, optimiser, schedule
+
+
+def test_a_rerun_resumes_from_its_checkpoint(tmp_path):
+    model, optimiser, schedule = _parts()
+    with torch.no_grad():
+        model.weight.fill_(0.5)
+    save_checkpoint(tmp_path / "checkpoint.pt", model, optimiser, schedule, 200, RECIPE_NOW)
+    fresh, fresh_optimiser, fresh_schedule = _parts()
+    step = resume(tmp_path / "checkpoint.pt", fresh, fresh_optimiser, fresh_schedule, "cpu", RECIPE_NOW)
+    assert step == 200
+    assert torch.equal(fresh.weight, model.weight)
+    assert not (tmp_path / "checkpoint.partial").exists()
+
+
+def test_no_checkpoint_starts_at_step_zero(tmp_path):
+    assert resume(tmp_path / "checkpoint.pt", *_parts(), "cpu", RECIPE_NOW) == 0
+
+
+def test_a_checkpoint_of_another_recipe_is_refused_by_name(tmp_path):
+    save_checkpoint(tmp_path / "checkpoint.pt", *_parts(), 200, RECIPE_NOW)
+    other = {**RECIPE_NOW, "lr": 2}
+    with pytest.raises(SystemExit, match="checkpoint.pt was written by a run with other settings"):
+        resume(tmp_path / "checkpoint.pt", *_parts(), "cpu", other)
