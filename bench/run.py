@@ -182,7 +182,7 @@ def _briefings(ctx: dict, args) -> dict:
     result["quality"] = {
         "questions": str(BRIEFINGS_QUESTIONS.relative_to(REPO_ROOT)),
         "answerable": report["answerable"],
-        "unanswerable": report.get("unanswerable"),
+        "unanswerable": report["questions"] - report["answerable"],
         "oracle_top1": report.get("better_baseline_top1"),
         "modes": {
             mode: {k: v for k, v in row.items() if not k.startswith("_")} for mode, row in report["modes"].items()
