@@ -14,6 +14,7 @@ import os
 import shutil
 from pathlib import Path
 
+from assistant.corpus import SUPPORTED_SUFFIXES
 from bench.measure import BenchError
 
 UNGDC_RELATIVE = Path("shared") / "data" / "ungdc" / "speeches_2015-2024"
@@ -85,8 +86,12 @@ def subset_key(root: Path, files: list[Path]) -> str:
 
 
 def corpus_bytes(corpus_dir: Path) -> int:
-    """Total size of the .txt files in a corpus folder."""
-    return sum(path.stat().st_size for path in Path(corpus_dir).rglob("*.txt"))
+    """Total size of the documents the engine reads (SUPPORTED_SUFFIXES) in a corpus folder."""
+    return sum(
+        path.stat().st_size
+        for path in Path(corpus_dir).rglob("*")
+        if path.suffix.lower() in SUPPORTED_SUFFIXES and path.is_file()
+    )
 
 
 def copy_subset(root: Path, files: list[Path], dest: Path) -> Path:
