@@ -154,6 +154,12 @@ def _matched_by(phrase: bool, model: bool, meaning: bool) -> str | None:
     return "phrase" if phrase else "model" if model else "meaning" if meaning else None
 
 
+def _confident_only(hit: Hit) -> Hit:
+    """The hit, a match only if its cosine reaches CONFIDENT_RELEVANCE (most question words unknown)."""
+    confident = hit.relevance >= CONFIDENT_RELEVANCE
+    return replace(hit, is_match=confident, matched_by="meaning" if confident else None)
+
+
 def best_sentences(reranker, question: str, passages: list[Passage]) -> tuple[np.ndarray, list[Span]]:
     """Each passage's best sentence by the question–sentence model: its logit and its span.
 
@@ -229,11 +235,7 @@ class Searcher:
         else:
             hits = self._select(fused, query_vector, top_k, dense, keyword, bool(question.phrases))
             if not question.phrases and self._mostly_unknown_words(question):
-                hits = [
-                    replace(h, is_match=confident, matched_by="meaning" if confident else None)
-                    for h in hits
-                    for confident in (h.relevance >= CONFIDENT_RELEVANCE,)
-                ]
+                hits = [_confident_only(h) for h in hits]
         answered = any(hit.is_match for hit in hits)  # hits stay in fused order: it ranks better than cosine
         reason = None if answered else "No passage in the corpus answers this question."
         return SearchResult(question, hits, answered, reason, mode)

@@ -107,3 +107,24 @@ def test_a_follow_up_does_not_inherit_the_previous_phrase(fake_engine):
     answer = fake_engine.ask("And what about Bachelet?", previous='Who asked for "unfettered access"?', top_k=5)
     assert answer.searched_for.startswith('Who asked for "unfettered access"?')
     assert len(answer.quotes) > 1, "not restricted to the one passage holding the phrase"
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["Xinjiang terrorism", '"countering violent terrorism" policy', "zorblax quintiferous flumpet Xinjiang"],
+)
+def test_every_hit_says_why_it_is_a_match_and_only_a_match_does(fake_engine, question):
+    """matched_by: "phrase" for a quoted phrase, else "meaning" by the cosine; None exactly when not a match."""
+    from assistant.search import CONFIDENT_RELEVANCE
+
+    parsed = parse_question(question)
+    result = fake_engine.searcher.search(parsed, top_k=10, mode="hybrid")
+    assert result.hits
+    unknown = fake_engine.searcher._mostly_unknown_words(parsed)
+    floor = CONFIDENT_RELEVANCE if unknown else fake_engine.settings.threshold
+    for hit in result.hits:
+        assert (hit.matched_by is not None) == hit.is_match
+        if parsed.phrases:
+            assert hit.matched_by == "phrase"
+        else:
+            assert hit.matched_by == ("meaning" if hit.relevance >= floor else None)
