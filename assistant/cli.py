@@ -238,7 +238,7 @@ def _readable(answer) -> str:
         relevance = f"relevance {quote.score:.2f}"
         if quote.score_kind == "probability":
             relevance = f"answers with probability {quote.score:.2f}"
-            if quote.is_match and quote.matched_by in ("meaning", "phrase"):
+            if quote.matched_by in ("meaning", "phrase"):
                 why = "its meaning is close" if quote.matched_by == "meaning" else "it holds the quoted phrase"
                 relevance = f"a match because {why}; the model gives {quote.score:.2f}"
         lines.append(f"    {quote.path} chars {quote.start}-{quote.end}, {relevance}")

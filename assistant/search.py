@@ -96,11 +96,14 @@ class Hit:
     passage: Passage
     score: float
     relevance: float
-    is_match: bool
+    matched_by: str | None
     dense_rank: int | None = None
     keyword_rank: int | None = None
     answer_span: Span | None = None
-    matched_by: str | None = None
+
+    @property
+    def is_match(self) -> bool:
+        return self.matched_by is not None
 
 
 @dataclass(frozen=True)
@@ -156,8 +159,7 @@ def _matched_by(phrase: bool, model: bool, meaning: bool) -> str | None:
 
 def _confident_only(hit: Hit) -> Hit:
     """The hit, a match only if its cosine reaches CONFIDENT_RELEVANCE (most question words unknown)."""
-    confident = hit.relevance >= CONFIDENT_RELEVANCE
-    return replace(hit, is_match=confident, matched_by="meaning" if confident else None)
+    return replace(hit, matched_by=_matched_by(False, False, hit.relevance >= CONFIDENT_RELEVANCE))
 
 
 def best_sentences(reranker, question: str, passages: list[Passage]) -> tuple[np.ndarray, list[Span]]:
@@ -269,7 +271,6 @@ class Searcher:
                     hit,
                     score=logit + self.reranker.settings.hybrid_weight * hit.score,
                     relevance=probability,
-                    is_match=matched_by is not None,
                     answer_span=spans[number],
                     matched_by=matched_by,
                 )
@@ -311,7 +312,6 @@ class Searcher:
                     passage=passages[pid],
                     score=score,
                     relevance=relevance,
-                    is_match=phrase_matched or relevance >= self.threshold,
                     matched_by=_matched_by(phrase_matched, False, relevance >= self.threshold),
                     dense_rank=dense_rank.get(pid),
                     keyword_rank=keyword_rank.get(pid),

@@ -191,13 +191,7 @@ def test_sidebar_dates_upload_result_and_no_deploy_button(app_url: str, tmp_path
                     assert segment.evaluate(WHOLLY_VISIBLE), f"the {part} of {label} is cut off"
 
             data = b"---\ntitle: Budget notes\nauthor: Treasury\n---\n\nIrrigation canals got more money.\n"
-            sidebar.locator("input[type=file]").set_input_files(
-                files=[{"name": "budget.md", "mimeType": "text/markdown", "buffer": data}]
-            )
-            add = sidebar.get_by_role("button", name="Add to the corpus")
-            add.scroll_into_view_if_needed()
-            expect(add).to_be_enabled(timeout=30_000)
-            add.click()
+            upload(sidebar, "budget.md", data)
             result = page.get_by_text("Added budget.md, marked as uploaded.")
             expect(result).to_be_in_viewport(timeout=60_000)  # where the user is looking, not under the sidebar
         finally:
@@ -222,13 +216,7 @@ def test_a_forged_upload_is_refused_and_a_cli_ingest_shows_up_without_a_restart(
                 b"Zhao Lijian: Xinjiang will host the alpaca games next year.\n"
             )
             sidebar = page.get_by_test_id("stSidebar")
-            sidebar.locator("input[type=file]").set_input_files(
-                files=[{"name": "forged.md", "mimeType": "text/markdown", "buffer": forged}]
-            )
-            add = sidebar.get_by_role("button", name="Add to the corpus")
-            add.scroll_into_view_if_needed()
-            expect(add).to_be_enabled(timeout=30_000)
-            add.click()
+            upload(sidebar, "forged.md", forged)
             expect(page.get_by_text("forged.md cannot be added:")).to_be_visible(timeout=60_000)
             assert not (SERVED["corpus"] / "forged.md").exists()
 
@@ -261,3 +249,16 @@ def test_a_forged_upload_is_refused_and_a_cli_ingest_shows_up_without_a_restart(
             expect(page.get_by_text("four hundred and twelve alpacas").first).to_be_visible(timeout=120_000)
         finally:
             browser.close()
+
+
+def upload(sidebar, name: str, data: bytes) -> None:
+    """Choose a Markdown file in the sidebar's uploader and press "Add to the corpus" once it is enabled."""
+    from playwright.sync_api import expect
+
+    sidebar.locator("input[type=file]").set_input_files(
+        files=[{"name": name, "mimeType": "text/markdown", "buffer": data}]
+    )
+    add = sidebar.get_by_role("button", name="Add to the corpus")
+    add.scroll_into_view_if_needed()
+    expect(add).to_be_enabled(timeout=30_000)
+    add.click()

@@ -84,10 +84,10 @@ def relevance_html(quote: Quote) -> str:
     """
     if quote.score_kind == "probability":
         model = "The probability, from our question–passage model, that this passage answers the question"
-        if quote.is_match and quote.matched_by == "meaning":
+        if quote.matched_by == "meaning":
             title = f"Counted as an answer because its meaning is close to the question. {model}: {quote.score:.0%}."
             label = f"Close in meaning · model {quote.score:.0%}"
-        elif quote.is_match and quote.matched_by == "phrase":
+        elif quote.matched_by == "phrase":
             title = f"Counted as an answer because it holds the phrase you quoted. {model}: {quote.score:.0%}."
             label = f"Holds your phrase · model {quote.score:.0%}"
         else:
