@@ -29,6 +29,13 @@ EXIT_CODES = """exit status:
 
 Results go to stdout; progress and errors to stderr (progress bars only on a terminal)."""
 
+#: Why a quote the model doubts still answers (Quote.matched_by), in the text output.
+MATCH_REASONS = {
+    "meaning": "its meaning is close",
+    "phrase": "it holds the quoted phrase",
+    "named": "the question asks only what was said by the people, or on the dates, it names",
+}
+
 
 def main(argv: list[str] | None = None, prog: str = "quotefirst") -> int:
     """Run one command; return the process exit code (see EXIT_CODES)."""
@@ -238,8 +245,8 @@ def _readable(answer) -> str:
         relevance = f"relevance {quote.score:.2f}"
         if quote.score_kind == "probability":
             relevance = f"answers with probability {quote.score:.2f}"
-            if quote.matched_by in ("meaning", "phrase"):
-                why = "its meaning is close" if quote.matched_by == "meaning" else "it holds the quoted phrase"
+            why = MATCH_REASONS.get(quote.matched_by or "")
+            if why:
                 relevance = f"a match because {why}; the model gives {quote.score:.2f}"
         lines.append(f"    {quote.path} chars {quote.start}-{quote.end}, {relevance}")
         if quote.url:

@@ -25,7 +25,15 @@ from assistant.index import (
     stale_reason,
 )
 from assistant.passages import Passage
-from assistant.search import MAX_QUESTION_CHARS, Filters, Question, Searcher, contextualize, parse_question
+from assistant.search import (
+    MAX_QUESTION_CHARS,
+    Filters,
+    Question,
+    Searcher,
+    by_named,
+    contextualize,
+    parse_question,
+)
 from assistant.steering import Steerer, Steering
 
 Notice = Callable[[str], None]  # one line a person should see now (rebuilding, waiting for a lock)
@@ -223,6 +231,8 @@ class QuoteEngine:
         restricted_to = note = None
         if steered is not None:
             result = self.searcher.search(searched, top_k=top_k, filters=steered, mode=mode)
+            if not steering.topic:
+                result = by_named(result)
             if result.answered:
                 restricted_to = steering.description
             else:
@@ -241,7 +251,8 @@ class QuoteEngine:
         if self._steerer is None:
             documents = self._documents.values()
             years = [int(d.metadata.date[:4]) for d in documents if d.metadata.date and d.metadata.date[:4].isdigit()]
-            self._steerer = Steerer(self.index.people(), [d.metadata.title for d in documents], years)
+            titles = [d.metadata.title for d in documents]
+            self._steerer = Steerer(self.index.people(), titles, years, self.index.questioners())
         return self._steerer
 
     def check(self, quotation: str, speaker: str | None = None, date: str | None = None) -> CheckResult:

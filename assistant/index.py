@@ -43,7 +43,7 @@ from assistant.errors import (
     UnknownDocumentError,
 )
 from assistant.keywords import KeywordIndex
-from assistant.passages import Passage, Span, passages_for, people_from_speakers
+from assistant.passages import REPORTER, Passage, Span, passages_for, people_from_speakers
 
 FORMAT_VERSION = 4  # 4: passages keep their speaker label as written; documents their published_time
 CURRENT = "CURRENT"
@@ -273,6 +273,21 @@ class Index:
             )
             self._people = people_from_speakers(rows)
         return self._people
+
+    def questioners(self) -> tuple[str, ...]:
+        """The speaker values of reporters' turns: REPORTER (`Q`, `QUESTION:`), and the outlets a transcript
+        names (`China Daily:`) where the document's metadata names the one person who answers them.
+
+        In a press conference whose metadata names its speaker (the spokesperson), every other turn
+        is a question from the press. For steering "the journalist"; attribution is unchanged.
+        """
+        rows = self.query(
+            "SELECT DISTINCT p.speaker FROM passages p JOIN documents d USING (doc_id) "
+            "WHERE p.speaker_label IS NOT NULL "
+            "AND (p.speaker = ? OR (d.speaker IS NOT NULL AND p.speaker != d.speaker)) ORDER BY p.speaker",
+            [REPORTER],
+        )
+        return tuple(row[0] for row in rows)
 
     def documents(self) -> list[DocumentInfo]:
         """Every indexed document, ordered by date then id."""

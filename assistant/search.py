@@ -46,6 +46,8 @@ RERANK_DEPTH = 20
 # Runs keyword searches while questions are embedded; one pool for every Searcher, so an engine
 # replaced after an upload leaves no thread behind.
 _KEYWORD_SEARCH = ThreadPoolExecutor(max_workers=2, thread_name_prefix="keyword-search")
+#: "What did the journalist ask?": a question about what was asked.
+ASKING = re.compile(r"\b(?:ask|asks|asked|asking)\b", re.IGNORECASE)
 PHRASE = re.compile(r'"([^"]+)"|“([^”]+)”')
 FOLLOW_UP_OPENERS = ("and ", "but ", "also ", "what about", "how about", "why ", "so ", "then ")
 PRONOUNS = frozenset(
@@ -88,7 +90,8 @@ class Hit:
     "reranked"), else the passage's cosine to the question. `answer_span` is the sentence the
     reranker found answers best, in document offsets (None without a reranker). `matched_by` says
     why a match is one: "model" (the reranker's probability reached its threshold), "meaning" (the
-    cosine reached the collection's threshold) or "phrase" (it holds the question's quoted phrase);
+    cosine reached the collection's threshold), "phrase" (it holds the question's quoted phrase) or
+    "named" (the question asks only what the people it names said, and they said this: `by_named`);
     None when it is not a match.
     """
 
@@ -155,6 +158,38 @@ def contextualize(question: str, previous: str | None) -> str:
 def _matched_by(phrase: bool, model: bool, meaning: bool) -> str | None:
     """Why a hit is a match (Hit.matched_by), the strongest reason first; None when it is not one."""
     return "phrase" if phrase else "model" if model else "meaning" if meaning else None
+
+
+def by_named(result: SearchResult) -> SearchResult:
+    """A search restricted to the people and dates a question names, every hit an answer.
+
+    For a question about nothing but who and when ("What did Psaki say on 4 March?", "What did the
+    journalist ask?"): whatever they said then answers it, even where the model sees no answer. When
+    it asks what was asked, each hit's highlight is the question in it, not the preamble before it.
+    """
+    asked = ASKING.search(result.question.text) is not None
+    hits = [
+        replace(
+            hit,
+            matched_by=hit.matched_by or "named",
+            answer_span=_the_question_asked(hit.passage, hit.answer_span) if asked else hit.answer_span,
+        )
+        for hit in result.hits
+    ]
+    return replace(result, hits=hits, answered=bool(hits), reason=None if hits else result.reason)
+
+
+def _the_question_asked(passage: Passage, best: Span | None) -> Span | None:
+    """The passage's question (a sentence ending in "?") at or after `best`, else its last one; else `best`."""
+    asking = [
+        span
+        for span in passage.sentences
+        if passage.text[span.start - passage.start : span.end - passage.start].rstrip(" \n\xa0”’\"')").endswith("?")
+    ]
+    if not asking or best in asking:
+        return best
+    start = best.start if best is not None else passage.start
+    return next((span for span in asking if span.start >= start), asking[-1])
 
 
 def _confident_only(hit: Hit) -> Hit:

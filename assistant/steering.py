@@ -15,7 +15,8 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from assistant.passages import REPORTER
+from assistant.keywords import content_words
+from assistant.passages import REPORTER, ROLE_WORDS
 
 MONTHS = {name.casefold(): number for number, name in enumerate(calendar.month_name) if name}
 MONTHS |= {name.casefold(): number for number, name in enumerate(calendar.month_abbr) if name}
@@ -30,10 +31,50 @@ DATE_PATTERNS = [
     re.compile(rf"\b{MONTH}(?:\s+of)?\s+{YEAR}\b", re.IGNORECASE),
     re.compile(rf"\b(?:in|during|of)\s+{YEAR}\b", re.IGNORECASE),
 ]
-REPORTER_WORDS = re.compile(r"\b(?:the|a|one)\s+(?:reporters?|journalists?|correspondents?)\b", re.IGNORECASE)
+# "a reporter", "which reporter question", "the journalist's": reporters' turns.
+REPORTER_WORDS = re.compile(r"\b(?:reporters?|journalists?|correspondents?)\b", re.IGNORECASE)
+# A person named right after one of these is spoken to, not speaking: "his question to Psaki", "did a
+# reporter ask Mayorkas", "as quoted to Psaki". Who speaks to an official in a briefing is a reporter.
+ADDRESSED_AFTER = frozenset(["to", "ask", "asked", "asks", "asking", "tell", "told", "tells", "telling", "pressed"])
 # "Press Briefing by Press Secretary Jen Psaki", "Principal Deputy Press Secretary Karine Jean-Pierre"
+# "Foreign Ministry Spokesperson Zhao Lijian's Regular Press Conference"
 ROLE_IN_TITLE = re.compile(
-    r"\b(?P<role>(?:Principal\s+)?(?:Deputy\s+)?Press\s+Secretary)\s+(?P<name>[A-Z][\w'’.-]+(?:\s+[A-Z][\w'’.-]+){1,3})"
+    r"\b(?P<role>(?:Principal\s+)?(?:Deputy\s+)?Press\s+Secretary|Spokes(?:person|man|woman))"
+    r"\s+(?P<name>[A-Z][\w'’.-]+(?:\s+[A-Z][\w'’.-]+){1,3})"
+)
+# Verbs of speaking: "What did Psaki say on 4 March?" asks about nothing but who and when.
+SPEECH_WORDS = frozenset(
+    [
+        "say",
+        "said",
+        "says",
+        "saying",
+        "tell",
+        "told",
+        "tells",
+        "ask",
+        "asked",
+        "asks",
+        "asking",
+        "speak",
+        "spoke",
+        "talk",
+        "talked",
+        "mention",
+        "mentioned",
+        "state",
+        "stated",
+        "comment",
+        "commented",
+        "answer",
+        "answered",
+        "respond",
+        "responded",
+        "reply",
+        "replied",
+        "question",
+        "questions",
+    ]
 )
 HONORIFICS = frozenset(
     ["mr", "mrs", "ms", "dr", "secretary", "ambassador", "administrator", "general", "senator", "governor", "director"]
@@ -67,6 +108,9 @@ class Steering:
     date_from: str | None = None
     date_to: str | None = None
     named: tuple[str, ...] = ()
+    #: Whether the question asks about something besides who and when. "What did the journalist ask the
+    #: spokesperson?" does not: whatever the people it names said then answers it.
+    topic: bool = True
 
     @property
     def active(self) -> bool:
@@ -81,8 +125,15 @@ class Steering:
 class Steerer:
     """Reads people and dates in questions against one collection's speakers, titles and dates."""
 
-    def __init__(self, people: dict[str, tuple[str, ...]], titles: list[str], years: list[int]) -> None:
-        """people: {name: speaker values} (Index.people()); titles: document titles; years: document years."""
+    def __init__(
+        self,
+        people: dict[str, tuple[str, ...]],
+        titles: list[str],
+        years: list[int],
+        reporters: tuple[str, ...] | None = None,
+    ) -> None:
+        """people: {name: speaker values} (Index.people()); titles: document titles; years: document years;
+        reporters: the speaker values of reporters' turns (Index.questioners()), by default REPORTER's."""
         self.years = sorted(set(years))
         self.aliases: dict[str, tuple[str, tuple[str, ...]]] = {}
         for name, values in people.items():
@@ -93,38 +144,61 @@ class Steerer:
                     self.aliases[alias] = ("", ())  # two people answer to it: ambiguous, never steer
                 else:
                     self.aliases[alias] = (name, values)
-        self.reporter_values = people.get(REPORTER, (REPORTER,))
+        self.reporter_values = reporters or people.get(REPORTER, (REPORTER,))
         self.roles: dict[str, tuple[str, tuple[str, ...]]] = {}
         for title in titles:
             for found in ROLE_IN_TITLE.finditer(title or ""):
                 role = " ".join(found["role"].split()).casefold()
-                person = self.aliases.get(found["name"].split()[-1].casefold())
+                # the name ends at a possessive: "Spokesperson Zhao Lijian's Regular Press Conference"
+                name_words = re.split(r"['’]s\b", found["name"])[0].split()
+                person = self.aliases.get(name_words[-1].casefold())
                 if person and person[0]:
                     self.roles.setdefault(role, person)
 
     def read(self, question: str) -> Steering:
-        """The people and dates the question names; an empty Steering when it names none it can place."""
-        people, named = [], []
+        """The people and dates the question names; an empty Steering when it names none it can place.
+
+        A person is read as a speaker only where the question names them as one: someone spoken to
+        ("a reporter's question to Psaki") steers to the reporters' turns instead, since in a briefing
+        that is who speaks to an official. Role words alone ("the President" for a `THE PRESIDENT:`
+        label) and possessives ("Biden's call") name no speaker.
+        """
+        people, named, addressed, spans = [], [], False, []
         for role, (name, values) in sorted(self.roles.items(), key=lambda item: -len(item[0])):
-            if re.search(rf"\bthe\s+{re.escape(role)}\b", question, re.IGNORECASE):
-                people += values
-                named.append(name)
+            found = re.search(rf"\bthe\s+{re.escape(role)}\b", question, re.IGNORECASE)
+            if found:
+                spans.append(found.span())
+                if _addressed(question, found.start()):
+                    addressed = True
+                else:
+                    people += values
+                    named.append(name)
                 break
         if not people:
-            for word in re.findall(r"\b[A-Z][\w'’-]{3,}\b", question):
-                person = self.aliases.get(word.casefold())
-                if person and person[0] and person[0] not in named and word.casefold() not in COMMON:
-                    people += person[1]
-                    named.append(person[0])
-        if REPORTER_WORDS.search(question):
+            for found in re.finditer(r"\b[A-Z][\w'’-]{3,}\b", question):
+                person = self.aliases.get(found.group().casefold())
+                if not person or not person[0] or person[0] in named or found.group().casefold() in COMMON:
+                    continue
+                spans.append(found.span())
+                if _addressed(question, found.start()):
+                    addressed = True
+                    continue
+                people += person[1]
+                named.append(person[0])
+        reporters = [m for m in REPORTER_WORDS.finditer(question) if not _addressed(question, m.start())]
+        spans += [m.span() for m in REPORTER_WORDS.finditer(question)]
+        if reporters or addressed:
             people += self.reporter_values
             named.append("reporters")
-        date_from, date_to, said = self._dates(question)
+        date_from, date_to, said, span = self._dates(question)
         if said:
             named.append(said)
-        return Steering(tuple(dict.fromkeys(people)), date_from, date_to, tuple(named))
+            spans.append(span)
+        return Steering(
+            tuple(dict.fromkeys(people)), date_from, date_to, tuple(named), _asks_about_more(question, spans, people)
+        )
 
-    def _dates(self, question: str) -> tuple[str | None, str | None, str | None]:
+    def _dates(self, question: str) -> tuple[str | None, str | None, str | None, tuple[int, int]]:
         for pattern in DATE_PATTERNS:
             found = pattern.search(question)
             if not found:
@@ -132,22 +206,27 @@ class Steerer:
             parts = found.groupdict()
             year = int(parts["year"]) if parts.get("year") else (self.years[0] if len(self.years) == 1 else None)
             if year is None:
-                return None, None, None  # "on 4 March" in a collection of several years: cannot place it
+                return None, None, None, found.span()  # "on 4 March" in a collection of several years: cannot place it
             month = parts.get("month_number") or (
                 MONTHS[parts["month"].casefold().rstrip(".")] if parts.get("month") else None
             )
             try:
                 if month and parts.get("day"):
                     day = dt.date(year, int(month), int(parts["day"]))
-                    return day.isoformat(), day.isoformat(), f"{day.day} {day:%B %Y}"
+                    return day.isoformat(), day.isoformat(), f"{day.day} {day:%B %Y}", found.span()
                 if month:
                     last = calendar.monthrange(year, int(month))[1]
                     first = dt.date(year, int(month), 1)
-                    return first.isoformat(), dt.date(year, int(month), last).isoformat(), f"{first:%B %Y}"
+                    return (
+                        first.isoformat(),
+                        dt.date(year, int(month), last).isoformat(),
+                        f"{first:%B %Y}",
+                        found.span(),
+                    )
             except ValueError:
-                return None, None, None  # "31 February": not a day, so not a restriction
-            return f"{year}-01-01", f"{year}-12-31", str(year)
-        return None, None, None
+                return None, None, None, found.span()  # "31 February": not a day, so not a restriction
+            return f"{year}-01-01", f"{year}-12-31", str(year), found.span()
+        return None, None, None, (0, 0)
 
 
 def _aliases(name: str, values: tuple[str, ...]) -> set[str]:
@@ -156,6 +235,31 @@ def _aliases(name: str, values: tuple[str, ...]) -> set[str]:
     for value in (name, *values):
         words = [w.strip(".,").casefold() for w in value.split()]
         words = [w for w in words if w and w not in HONORIFICS]
-        if words and len(words[-1]) >= 4 and words[-1] not in COMMON:
+        if words and len(words[-1]) >= 4 and words[-1] not in COMMON and words[-1] not in ROLE_WORDS:
             aliases.add(words[-1])
     return aliases
+
+
+def _addressed(question: str, start: int) -> bool:
+    """Whether the name starting at `start` is spoken to: the word before it and its titles and first
+    names ("to Secretary Alejandro Mayorkas", "asked the press secretary") is one of ADDRESSED_AFTER."""
+    words = question[:start].split()
+    titles = (ROLE_WORDS | {"the"}) - ADDRESSED_AFTER
+    while words and (words[-1][:1].isupper() or words[-1].casefold().strip(".") in titles):
+        words.pop()
+    if len(words) >= 2 and words[-2].casefold() == "according":
+        return False  # "according to Kerry": Kerry speaks
+    return bool(words) and words[-1].casefold().strip(",") in ADDRESSED_AFTER
+
+
+def _asks_about_more(question: str, spans: list[tuple[int, int]], people: list[str]) -> bool:
+    """Whether, besides the names, roles and dates at `spans`, the question holds a word that says what
+    it is about: not a stop word, a verb of speaking, a title, a role, or a word of a named person's name."""
+    rest, last = [], 0
+    for start, end in sorted(spans):
+        rest.append(question[last:start])
+        last = max(last, end)
+    rest.append(question[last:])
+    names = set(content_words(" ".join(people)))
+    words = content_words(" ".join(rest))
+    return any(w not in SPEECH_WORDS | ROLE_WORDS | HONORIFICS | names for w in words)

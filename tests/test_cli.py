@@ -80,6 +80,17 @@ def test_readable_output_attributes_every_quote(places):
     assert "countering violent terrorism, radicalization and separatism" in result.stdout
 
 
+def test_readable_output_says_why_a_quote_within_the_restriction_answers(places):
+    result = run("ask", "What did the journalist ask the spokesperson?", env_extra=places)
+    assert result.returncode == 0, result.stderr
+    assert "Searched only: reporters" in result.stdout
+    assert "According to China Daily" in result.stdout
+    assert "Best sentence: “What is China’s comment?”" in result.stdout
+    assert "a match because the question asks only what was said by the people, or on the dates, it names" in (
+        " ".join(result.stdout.split())
+    )
+
+
 def test_show_prints_metadata_and_numbered_paragraphs(places):
     result = run("show", "2022-07-28-mfa-press-conference-zhao-lijian", env_extra=places)
     assert result.returncode == 0

@@ -216,6 +216,7 @@ def test_the_corpus_list_counts_one_passage_as_one(engine: QuoteEngine) -> None:
         ("model", True, "Answers: 81%"),
         ("meaning", True, "Close in meaning · model 81%"),
         ("phrase", True, "Holds your phrase · model 81%"),
+        ("named", True, "Within your restriction · model 81%"),
         (None, False, "Answers: 81%"),
     ],
 )
@@ -223,7 +224,7 @@ def test_relevance_label_says_why_a_quote_the_model_doubts_is_still_an_answer(ma
     quote = replace(tricky_quote(), score=0.81, score_kind="probability", matched_by=matched_by, is_match=is_match)
     markup = render.relevance_html(quote)
     assert re.search(r">([^<]*)</span>", markup).group(1) == html.escape(label)
-    if matched_by in ("meaning", "phrase"):
+    if matched_by in ("meaning", "phrase", "named"):
         assert "Counted as an answer because" in markup
 
 

@@ -15,8 +15,14 @@ PEOPLE = {
     "Jake Sullivan": ("Jake Sullivan",),
     "a reporter": ("a reporter",),
     "SENIOR ADMINISTRATION OFFICIAL": ("SENIOR ADMINISTRATION OFFICIAL",),
+    "THE PRESIDENT": ("THE PRESIDENT",),
+    "Zhao Lijian": ("Zhao Lijian",),
 }
-TITLES = ["Press Briefing by Press Secretary Jen Psaki, March 4, 2021", "Press Gaggle by Jake Sullivan"]
+TITLES = [
+    "Press Briefing by Press Secretary Jen Psaki, March 4, 2021",
+    "Press Gaggle by Jake Sullivan",
+    "Foreign Ministry Spokesperson Zhao Lijian's Regular Press Conference on July 28, 2022",
+]
 
 
 @pytest.fixture
@@ -37,6 +43,20 @@ def steerer() -> Steerer:
          ("Jake Sullivan", "17 August 2021")),
         ("What was said on 2021-11-03?", (), "2021-11-03", "2021-11-03", ("3 November 2021",)),
         ("What was announced in 2021?", (), "2021-01-01", "2021-12-31", ("2021",)),
+        ("What did the spokesperson say about Xinjiang?", ("Zhao Lijian",), None, None, ("Zhao Lijian",)),
+        # "according to" names who speaks
+        ("According to Jake Sullivan, what is the plan?", ("Jake Sullivan",), None, None, ("Jake Sullivan",)),
+        # someone spoken to is not speaking: in a briefing, who speaks to an official is a reporter
+        ("How did Zeke frame his question to Psaki?", ("a reporter",), None, None, ("reporters",)),
+        ("What did a reporter ask Secretary Jake Sullivan about Kabul?", ("a reporter",), None, None,
+         ("reporters",)),
+        ("What did a reporter ask the press secretary on 4 March?", ("a reporter",), "2021-03-04", "2021-03-04",
+         ("reporters", "4 March 2021")),
+        ("What did Psaki tell reporters about masks?", ("Jen Psaki", "MS. PSAKI"), None, None, ("Jen Psaki",)),
+        # reporters however the question names them
+        ("Which reporter question raised the border?", ("a reporter",), None, None, ("reporters",)),
+        ("reporter question Sullivan Kabul", ("Jake Sullivan", "a reporter"), None, None,
+         ("Jake Sullivan", "reporters")),
     ],
 )  # fmt: skip
 def test_people_and_dates_named_in_a_question(steerer, question, people, date_from, date_to, named):
@@ -54,10 +74,35 @@ def test_people_and_dates_named_in_a_question(steerer, question, people, date_fr
         "How many vaccines were given?",
         "What happened on 31 February?",
         "What did Jen say?",
+        # a role alone is nobody in particular, and a possessive names what the question is about
+        "Was the job promoting the President?",
+        "How did Sullivan's plan change?",
     ],
 )
 def test_questions_that_name_nobody_it_can_place_are_not_steered(steerer, question):
     assert not steerer.read(question).active
+
+
+@pytest.mark.parametrize(
+    ("question", "topic"),
+    [
+        ("What did Psaki say on 4 March?", False),
+        ("What did Jen Psaki say?", False),
+        ("What did the journalist ask the spokesperson?", False),
+        ("What did Psaki say on 4 March about vaccines?", True),
+        ("What did the reporter ask about Ukraine?", True),
+        ("What was announced in 2021?", True),
+    ],
+)
+def test_a_question_about_nothing_but_who_and_when_is_told_apart(steerer, question, topic):
+    steering = steerer.read(question)
+    assert steering.active
+    assert steering.topic is topic
+
+
+def test_reporters_are_the_questioners_the_index_names():
+    steerer = Steerer(PEOPLE, TITLES, [2022], reporters=("China Daily", "a reporter"))
+    assert steerer.read("What did the journalist ask the spokesperson?").people == ("China Daily", "a reporter")
 
 
 def test_a_day_without_a_year_is_not_placed_in_a_collection_of_several_years():
@@ -92,6 +137,26 @@ def test_when_nothing_within_the_restriction_answers_everything_is_searched_and_
     assert answer.restricted_to is None
     assert answer.restriction_note.startswith("Nothing from China Daily, September 2023 answers this question")
     assert answer.quotes  # searched without the restriction
+
+
+def test_the_outlet_that_asks_at_a_press_conference_is_a_questioner(engine):
+    # The transcript's metadata names its one speaker (Zhao Lijian); `China Daily:` asks him a question.
+    assert engine.index.questioners() == ("China Daily",)
+    assert "China Daily" in engine.people()  # still its own entry in the filters, and the citation's speaker
+
+
+def test_what_the_journalist_asked_is_quoted_with_its_question_highlighted(engine):
+    answer = engine.ask("What did the journalist ask the spokesperson?", top_k=3)
+    assert answer.answered and answer.restricted_to == "reporters"
+    top = answer.quotes[0]
+    assert (top.speaker, top.matched_by) == ("China Daily", "named")
+    assert top.highlight == "What is China’s comment?"
+    assert top.text.startswith("China Daily: According to reports")  # the preamble stays in the quote
+
+
+def test_a_question_about_a_topic_still_needs_an_answer_within_the_restriction(engine):
+    answer = engine.ask("What did the journalist ask about the capital of Australia?", top_k=3)
+    assert all(quote.matched_by != "named" for quote in answer.quotes)
 
 
 def test_the_users_own_filters_win(engine):

@@ -90,6 +90,12 @@ def relevance_html(quote: Quote) -> str:
         elif quote.matched_by == "phrase":
             title = f"Counted as an answer because it holds the phrase you quoted. {model}: {quote.score:.0%}."
             label = f"Holds your phrase · model {quote.score:.0%}"
+        elif quote.matched_by == "named":
+            title = (
+                "Counted as an answer because your question asks only what was said by the people, or on the "
+                f"dates, it names, and this is what was said. {model}: {quote.score:.0%}."
+            )
+            label = f"Within your restriction · model {quote.score:.0%}"
         else:
             title, label = model, f"Answers: {quote.score:.0%}"
         return f'<span class="qa-relevance" title="{escape(title)}">{escape(label)}</span>'
