@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 
 from assistant.config import Settings
@@ -9,6 +12,7 @@ from assistant.engine import QuoteEngine
 from assistant.index import ingest
 from assistant.steering import Steerer
 
+TRANSCRIPTS = Path(__file__).resolve().parent / "data" / "transcripts"
 PEOPLE = {
     "Jen Psaki": ("Jen Psaki", "MS. PSAKI"),
     "DR. FAUCI": ("DR. FAUCI",),
@@ -157,6 +161,22 @@ def test_what_the_journalist_asked_is_quoted_with_its_question_highlighted(engin
 def test_a_question_about_a_topic_still_needs_an_answer_within_the_restriction(engine):
     answer = engine.ask("What did the journalist ask about the capital of Australia?", top_k=3)
     assert all(quote.matched_by != "named" for quote in answer.quotes)
+
+
+def test_in_real_briefings_the_questioners_are_the_q_turns_not_the_guests(tmp_path, fake_embedder):
+    # No metadata speaker: DR. FAUCI and MS. PSAKI answer, `Q` asks (tests/data/transcripts, real excerpts).
+    corpus = tmp_path / "briefings"
+    corpus.mkdir()
+    shutil.copy(TRANSCRIPTS / "2021-01-21-psaki-fauci.md", corpus)
+    settings = Settings(
+        corpus_dir=corpus, index_dir=tmp_path / "bindex", model="fake-bag-of-words", threshold=0.1, reranker="none"
+    )
+    ingest(settings, fake_embedder)
+    engine = QuoteEngine.open(settings, fake_embedder)
+    assert engine.index.questioners() == ("a reporter",)
+    answer = engine.ask("Which reporter question to Dr. Fauci asked about Amazon?", top_k=3)
+    assert answer.restricted_to == "reporters"
+    assert answer.quotes and all(quote.speaker_label == "Q" for quote in answer.quotes)
 
 
 def test_the_users_own_filters_win(engine):
