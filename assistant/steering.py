@@ -111,6 +111,8 @@ class Steering:
     #: Whether the question asks about something besides who and when. "What did the journalist ask the
     #: spokesperson?" does not: whatever the people it names said then answers it.
     topic: bool = True
+    #: The question without the names and dates that restrict it: what to search for within the restriction.
+    rest: str = ""
 
     @property
     def active(self) -> bool:
@@ -163,7 +165,7 @@ class Steerer:
         that is who speaks to an official. Role words alone ("the President" for a `THE PRESIDENT:`
         label) and possessives ("Biden's call") name no speaker.
         """
-        people, named, addressed, spans = [], [], False, []
+        people, named, addressed, spans, used = [], [], False, [], []
         for role, (name, values) in sorted(self.roles.items(), key=lambda item: -len(item[0])):
             found = re.search(rf"\bthe\s+{re.escape(role)}\b", question, re.IGNORECASE)
             if found:
@@ -173,6 +175,7 @@ class Steerer:
                 else:
                     people += values
                     named.append(name)
+                    used.append(found.span())
                 break
         if not people:
             for found in re.finditer(r"\b[A-Z][\w'’-]{3,}\b", question):
@@ -185,6 +188,7 @@ class Steerer:
                     continue
                 people += person[1]
                 named.append(person[0])
+                used.append(_with_titles(question, found.span()))
         reporters = [m for m in REPORTER_WORDS.finditer(question) if not _addressed(question, m.start())]
         spans += [m.span() for m in REPORTER_WORDS.finditer(question)]
         if reporters or addressed:
@@ -194,8 +198,14 @@ class Steerer:
         if said:
             named.append(said)
             spans.append(span)
+            used.append(span)
         return Steering(
-            tuple(dict.fromkeys(people)), date_from, date_to, tuple(named), _asks_about_more(question, spans, people)
+            tuple(dict.fromkeys(people)),
+            date_from,
+            date_to,
+            tuple(named),
+            _asks_about_more(question, spans, people),
+            _without(question, used),
         )
 
     def _dates(self, question: str) -> tuple[str | None, str | None, str | None, tuple[int, int]]:
@@ -263,3 +273,24 @@ def _asks_about_more(question: str, spans: list[tuple[int, int]], people: list[s
     names = set(content_words(" ".join(people)))
     words = content_words(" ".join(rest))
     return any(w not in SPEECH_WORDS | ROLE_WORDS | HONORIFICS | names for w in words)
+
+
+def _with_titles(question: str, span: tuple[int, int]) -> tuple[int, int]:
+    """The span of a name widened to the first names and titles before it ("Dr. Anthony Fauci")."""
+    start = span[0]
+    for word in reversed(list(re.finditer(r"\S+", question[: span[0]]))):
+        if word.group()[:1].isupper() and word.group().casefold().strip(".,") not in COMMON:
+            start = word.start()
+        else:
+            break
+    return start, span[1]
+
+
+def _without(question: str, spans: list[tuple[int, int]]) -> str:
+    """The question with the text at `spans` taken out."""
+    rest, last = [], 0
+    for start, end in sorted(spans):
+        rest.append(question[last:start])
+        last = max(last, end)
+    rest.append(question[last:])
+    return " ".join(" ".join(rest).split())

@@ -104,6 +104,20 @@ def test_a_question_about_nothing_but_who_and_when_is_told_apart(steerer, questi
     assert steering.topic is topic
 
 
+@pytest.mark.parametrize(
+    ("question", "rest"),
+    [
+        ("What did Psaki say on 4 March about vaccines?", "What did say on about vaccines?"),
+        ("How many were reunited, according to Dr. Fauci in March 2021?", "How many were reunited, according to in ?"),
+        ("What did the press secretary say about masks?", "What did say about masks?"),
+        # someone spoken to stays: it is what the question is about, not who speaks
+        ("What did a reporter ask Jake Sullivan about Kabul?", "What did a reporter ask Jake Sullivan about Kabul?"),
+    ],
+)
+def test_what_is_searched_within_the_restriction_leaves_out_the_names_and_dates_that_made_it(steerer, question, rest):
+    assert steerer.read(question).rest == rest
+
+
 def test_reporters_are_the_questioners_the_index_names():
     steerer = Steerer(PEOPLE, TITLES, [2022], reporters=("China Daily", "a reporter"))
     assert steerer.read("What did the journalist ask the spokesperson?").people == ("China Daily", "a reporter")
@@ -128,12 +142,24 @@ def engine(settings: Settings, fake_embedder) -> QuoteEngine:
 
 
 def test_a_named_speaker_restricts_the_search_and_says_so(engine):
-    answer = engine.ask("What did Zhao Lijian say about the assessment?", top_k=5)
+    answer = engine.ask("What did Zhao Lijian say about the assessment of Xinjiang?", top_k=5)
     assert answer.restricted_to == "Zhao Lijian"
     assert answer.quotes and all(q.speaker == "Zhao Lijian" for q in answer.quotes)
-    unsteered = engine.ask("What did Zhao Lijian say about the assessment?", top_k=5, steer=False)
+    unsteered = engine.ask("What did Zhao Lijian say about the assessment of Xinjiang?", top_k=5, steer=False)
     assert unsteered.restricted_to is None
     assert answer.to_json()["restricted_to"] == "Zhao Lijian"
+
+
+def test_the_restricted_search_is_for_the_rest_of_the_question_and_the_fallback_for_all_of_it(engine, monkeypatch):
+    searched = []
+    search = engine.searcher.search
+    monkeypatch.setattr(engine.searcher, "search", lambda q, **kw: searched.append(q.text) or search(q, **kw))
+    engine.ask("What did Zhao Lijian say about the assessment of Xinjiang?", top_k=3)
+    assert searched == ["What did say about the assessment of Xinjiang?"]
+    searched.clear()
+    answer = engine.ask("What did China Daily say about the note verbale in September 2023?", top_k=3)
+    assert answer.restriction_note  # nothing within it: the whole collection, with the whole question
+    assert searched == ["What did say about the note verbale in ?", answer.question]
 
 
 def test_when_nothing_within_the_restriction_answers_everything_is_searched_and_said(engine):
