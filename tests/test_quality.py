@@ -74,9 +74,9 @@ def test_heldout_quality_does_not_regress_and_beats_both_baselines(heldout_repor
 def test_reranked_quality_does_not_regress_and_beats_hybrid_on_both_sets(report, heldout_report):
     """Floors for the shipped question–sentence model: the values measured when it was shipped (its MODEL_CARD)."""
     seed, heldout = report["modes"]["reranked"], heldout_report["modes"]["reranked"]
-    assert seed["top1"] >= 0.69  # 34 of 49 (hybrid 31)
+    assert seed["top1"] >= 0.71  # 35 of 49 (hybrid 32): "the journalist" steers to the reporter's turn
     assert seed["top3"] >= 0.87  # 43 of 49
-    assert seed["highlight"] >= 0.77  # 38 of 49 (the previous model: 40; model card)
+    assert seed["highlight"] >= 0.81  # 40 of 49 (38 before steered questions searched without the names)
     assert heldout["top1"] >= 0.875  # 42 of 48 (hybrid 41)
     assert heldout["top3"] >= 0.97  # 47 of 48 (hybrid 45)
     for labelled in (report, heldout_report):
