@@ -265,13 +265,8 @@ def _addressed(question: str, start: int) -> bool:
 def _asks_about_more(question: str, spans: list[tuple[int, int]], people: list[str]) -> bool:
     """Whether, besides the names, roles and dates at `spans`, the question holds a word that says what
     it is about: not a stop word, a verb of speaking, a title, a role, or a word of a named person's name."""
-    rest, last = [], 0
-    for start, end in sorted(spans):
-        rest.append(question[last:start])
-        last = max(last, end)
-    rest.append(question[last:])
     names = set(content_words(" ".join(people)))
-    words = content_words(" ".join(rest))
+    words = content_words(_without(question, spans))
     return any(w not in SPEECH_WORDS | ROLE_WORDS | HONORIFICS | names for w in words)
 
 
