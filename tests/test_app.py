@@ -749,6 +749,14 @@ def test_a_named_speaker_restricts_the_answer_visibly_and_one_click_removes_it(c
     assert len(at.chat_message) == 2  # the same turn, answered again: nothing added, nothing lost
 
 
+def test_what_the_journalist_asked_is_the_reporters_turn_with_its_question_marked(corpus: Path) -> None:
+    at = ask(start_app(), "What did the journalist ask the spokesperson?")
+    assert "Searched only: reporters (named in the question)" in [c.value for c in at.caption]
+    (card,) = quotes_html(at)  # the seed press conference has one reporter's turn
+    assert "According to China Daily" in card
+    assert re.search(r"<mark[^>]*>What is China’s comment\?</mark>", card)
+
+
 def test_when_nothing_from_the_named_speaker_answers_the_app_says_so(corpus: Path) -> None:
     at = ask(start_app(), "What did China Daily say about the note verbale in September 2023?")
     (note,) = [i.value for i in at.info if i.value.startswith("Nothing from")]
