@@ -36,6 +36,8 @@ REPORTER_WORDS = re.compile(r"\b(?:reporters?|journalists?|correspondents?)\b", 
 # A person named right after one of these is spoken to, not speaking: "his question to Psaki", "did a
 # reporter ask Mayorkas", "as quoted to Psaki". Who speaks to an official in a briefing is a reporter.
 ADDRESSED_AFTER = frozenset(["to", "ask", "asked", "asks", "asking", "tell", "told", "tells", "telling", "pressed"])
+# ... and after one of these, what the question is about: "What did Psaki say about Fauci?"
+TOPIC_AFTER = frozenset(["about", "regarding", "concerning"])
 # "Press Briefing by Press Secretary Jen Psaki", "Principal Deputy Press Secretary Karine Jean-Pierre"
 # "Foreign Ministry Spokesperson Zhao Lijian's Regular Press Conference"
 ROLE_IN_TITLE = re.compile(
@@ -162,17 +164,20 @@ class Steerer:
 
         A person is read as a speaker only where the question names them as one: someone spoken to
         ("a reporter's question to Psaki") steers to the reporters' turns instead, since in a briefing
-        that is who speaks to an official. Role words alone ("the President" for a `THE PRESIDENT:`
-        label) and possessives ("Biden's call") name no speaker.
+        that is who speaks to an official; someone talked about ("about Fauci") steers nowhere. Role
+        words alone ("the President" for a `THE PRESIDENT:` label) and possessives ("Biden's call")
+        name no speaker.
         """
         people, named, addressed, spans, used = [], [], False, [], []
         for role, (name, values) in sorted(self.roles.items(), key=lambda item: -len(item[0])):
             found = re.search(rf"\bthe\s+{re.escape(role)}\b", question, re.IGNORECASE)
             if found:
-                spans.append(found.span())
-                if _addressed(question, found.start()):
+                position = _position(question, found.start())
+                if position != "topic":
+                    spans.append(found.span())
+                if position == "addressed":
                     addressed = True
-                else:
+                elif position == "speaker":
                     people += values
                     named.append(name)
                     used.append(found.span())
@@ -182,15 +187,19 @@ class Steerer:
                 person = self.aliases.get(found.group().casefold())
                 if not person or not person[0] or person[0] in named or found.group().casefold() in COMMON:
                     continue
+                position = _position(question, found.start())
+                if position == "topic":
+                    continue
                 spans.append(found.span())
-                if _addressed(question, found.start()):
+                if position == "addressed":
                     addressed = True
                     continue
                 people += person[1]
                 named.append(person[0])
                 used.append(_with_titles(question, found.span()))
-        reporters = [m for m in REPORTER_WORDS.finditer(question) if not _addressed(question, m.start())]
-        spans += [m.span() for m in REPORTER_WORDS.finditer(question)]
+        mentions = [(m, _position(question, m.start())) for m in REPORTER_WORDS.finditer(question)]
+        reporters = [m for m, position in mentions if position == "speaker"]
+        spans += [m.span() for m, position in mentions if position != "topic"]
         if reporters or addressed:
             people += self.reporter_values
             named.append("reporters")
@@ -250,16 +259,18 @@ def _aliases(name: str, values: tuple[str, ...]) -> set[str]:
     return aliases
 
 
-def _addressed(question: str, start: int) -> bool:
-    """Whether the name starting at `start` is spoken to: the word before it and its titles and first
-    names ("to Secretary Alejandro Mayorkas", "asked the press secretary") is one of ADDRESSED_AFTER."""
+def _position(question: str, start: int) -> str:
+    """How the question names the person whose name starts at `start`: "speaker", "addressed" (spoken
+    to: "to Secretary Alejandro Mayorkas", "asked the press secretary") or "topic" ("about Fauci"),
+    by the word before the name and its titles and first names."""
     words = question[:start].split()
-    titles = (ROLE_WORDS | {"the"}) - ADDRESSED_AFTER
+    titles = (ROLE_WORDS | {"the"}) - ADDRESSED_AFTER - TOPIC_AFTER
     while words and (words[-1][:1].isupper() or words[-1].casefold().strip(".") in titles):
         words.pop()
-    if len(words) >= 2 and words[-2].casefold() == "according":
-        return False  # "according to Kerry": Kerry speaks
-    return bool(words) and words[-1].casefold().strip(",") in ADDRESSED_AFTER
+    before = words[-1].casefold().strip(",") if words else ""
+    if before == "to" and len(words) >= 2 and words[-2].casefold() == "according":
+        return "speaker"  # "according to Kerry": Kerry speaks
+    return "addressed" if before in ADDRESSED_AFTER else "topic" if before in TOPIC_AFTER else "speaker"
 
 
 def _asks_about_more(question: str, spans: list[tuple[int, int]], people: list[str]) -> bool:

@@ -57,6 +57,8 @@ def steerer() -> Steerer:
         ("What did a reporter ask the press secretary on 4 March?", ("a reporter",), "2021-03-04", "2021-03-04",
          ("reporters", "4 March 2021")),
         ("What did Psaki tell reporters about masks?", ("Jen Psaki", "MS. PSAKI"), None, None, ("Jen Psaki",)),
+        # someone talked about is what the question is about
+        ("What did Psaki say about Sullivan?", ("Jen Psaki", "MS. PSAKI"), None, None, ("Jen Psaki",)),
         # reporters however the question names them
         ("Which reporter question raised the border?", ("a reporter",), None, None, ("reporters",)),
         ("reporter question Sullivan Kabul", ("Jake Sullivan", "a reporter"), None, None,
@@ -94,6 +96,7 @@ def test_questions_that_name_nobody_it_can_place_are_not_steered(steerer, questi
         ("What did Jen Psaki say?", False),
         ("What did the journalist ask the spokesperson?", False),
         ("What did Psaki say on 4 March about vaccines?", True),
+        ("What did Psaki say about Sullivan?", True),
         ("What did the reporter ask about Ukraine?", True),
         ("What was announced in 2021?", True),
     ],
