@@ -35,7 +35,7 @@ bench: index
 	$(PY) -m pip install --quiet -r bench/requirements.txt
 	$(PY) -m bench.run
 
-# Reproduces models/qa-reranker from ../shared/data/qa-train on CPU (about 85 min on 2 cores; the log says
+# Reproduces models/qa-reranker from ../shared/data/qa-train on CPU (80-96 min on 2 cores; the log says
 # how long each stage took): train (resumable: rerun to continue after a kill), export to ONNX int8 and
 # calibrate on the held-out slices, then fit the answer threshold through the engine on held-out sets.
 TRAIN_RUN ?= training/runs/shipped
