@@ -43,7 +43,8 @@ class Quote:
     #: What `score` is: "probability" (the reranker's calibrated probability that the passage answers) or
     #: "cosine" (the passage's cosine to the question, without a reranker).
     score_kind: str = "cosine"
-    #: Why the passage counts as an answer: "model", "meaning" (its cosine) or "phrase"; None when it does not.
+    #: Why the passage counts as an answer (search.Hit.matched_by): "model", "meaning" (its cosine), "phrase" or
+    #: "named" (within the restriction a who-and-when question asks for); None when it does not.
     matched_by: str | None = None
 
     @property

@@ -38,6 +38,8 @@ REPORTER_WORDS = re.compile(r"\b(?:reporters?|journalists?|correspondents?)\b", 
 ADDRESSED_AFTER = frozenset(["to", "ask", "asked", "asks", "asking", "tell", "told", "tells", "telling", "pressed"])
 # ... and after one of these, what the question is about: "What did Psaki say about Fauci?"
 TOPIC_AFTER = frozenset(["about", "regarding", "concerning"])
+# Words between a name and the word that says how it is named: "asked the press secretary".
+TITLE_WORDS = (ROLE_WORDS | {"the"}) - ADDRESSED_AFTER - TOPIC_AFTER
 # "Press Briefing by Press Secretary Jen Psaki", "Principal Deputy Press Secretary Karine Jean-Pierre"
 # "Foreign Ministry Spokesperson Zhao Lijian's Regular Press Conference"
 ROLE_IN_TITLE = re.compile(
@@ -264,8 +266,7 @@ def _position(question: str, start: int) -> str:
     to: "to Secretary Alejandro Mayorkas", "asked the press secretary") or "topic" ("about Fauci"),
     by the word before the name and its titles and first names."""
     words = question[:start].split()
-    titles = (ROLE_WORDS | {"the"}) - ADDRESSED_AFTER - TOPIC_AFTER
-    while words and (words[-1][:1].isupper() or words[-1].casefold().strip(".") in titles):
+    while words and (words[-1][:1].isupper() or words[-1].casefold().strip(".") in TITLE_WORDS):
         words.pop()
     before = words[-1].casefold().strip(",") if words else ""
     if before == "to" and len(words) >= 2 and words[-2].casefold() == "according":
@@ -276,9 +277,8 @@ def _position(question: str, start: int) -> str:
 def _asks_about_more(question: str, spans: list[tuple[int, int]], people: list[str]) -> bool:
     """Whether, besides the names, roles and dates at `spans`, the question holds a word that says what
     it is about: not a stop word, a verb of speaking, a title, a role, or a word of a named person's name."""
-    names = set(content_words(" ".join(people)))
-    words = content_words(_without(question, spans))
-    return any(w not in SPEECH_WORDS | ROLE_WORDS | HONORIFICS | names for w in words)
+    not_topics = SPEECH_WORDS | ROLE_WORDS | HONORIFICS | set(content_words(" ".join(people)))
+    return any(word not in not_topics for word in content_words(_without(question, spans)))
 
 
 def _with_titles(question: str, span: tuple[int, int]) -> tuple[int, int]:
