@@ -213,7 +213,8 @@ class QuoteEngine:
         `previous` is the question before it in a conversation, used when this one
         is a short follow-up. With `steer`, people and dates the question names restrict the
         search (assistant/steering.py); the answer says so in `restricted_to`, and when nothing
-        within them answers, the whole collection is searched and `restriction_note` says that.
+        within them answers, the whole collection is searched and `restriction_note` says that. When
+        nothing there answers either, the closest passages shown are those within the restriction.
         `mode` is "reranked" (the default with a reranker), "hybrid" (the default without), or a
         baseline, "dense" or "keyword". Raises QuestionError for an empty or too long question and
         ValueError for a top_k outside 1..100.
@@ -234,10 +235,20 @@ class QuoteEngine:
             if result.answered:
                 restricted_to = steering.description
             else:
-                note = (
-                    f"Nothing from {steering.description} answers this question, so the whole collection was searched."
-                )
-                result = self.searcher.search(searched, top_k=top_k, filters=filters, mode=mode)
+                everywhere = self.searcher.search(searched, top_k=top_k, filters=filters, mode=mode)
+                if everywhere.answered or not result.hits:
+                    note = (
+                        f"Nothing from {steering.description} answers this question, "
+                        "so the whole collection was searched."
+                    )
+                    result = everywhere
+                else:
+                    # The closest passages within what the question asked for: the whole collection's
+                    # closest only share its names and dates (on the briefings, bare date lines).
+                    note = (
+                        f"Nothing from {steering.description} answers this question, nor anything in the whole "
+                        f"collection; the closest passages shown are from {steering.description}."
+                    )
         else:
             result = self.searcher.search(searched, top_k=top_k, filters=filters, mode=mode)
         answer = build_answer(parsed.text, result, self._documents, self._sentence_scores, strict=strict)

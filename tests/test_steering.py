@@ -172,6 +172,18 @@ def test_when_nothing_within_the_restriction_answers_everything_is_searched_and_
     assert answer.quotes  # searched without the restriction
 
 
+def test_when_nothing_anywhere_answers_the_closest_passages_shown_are_within_the_restriction(engine):
+    # Outside the restriction the closest passages only share the question's names and dates (on the
+    # briefings, bare "(December 2, 2021)" lines); within it they are at least what was asked for.
+    answer = engine.ask("What did Zhao Lijian say about the price of tea in Kenya?", top_k=5)
+    assert not answer.answered and answer.restricted_to is None
+    assert answer.restriction_note == (
+        "Nothing from Zhao Lijian answers this question, nor anything in the whole collection; "
+        "the closest passages shown are from Zhao Lijian."
+    )
+    assert answer.quotes and all(q.speaker == "Zhao Lijian" and not q.is_match for q in answer.quotes)
+
+
 def test_the_outlet_that_asks_at_a_press_conference_is_a_questioner(engine):
     # The transcript's metadata names its one speaker (Zhao Lijian); `China Daily:` asks him a question.
     assert engine.index.questioners() == ("China Daily",)
