@@ -214,7 +214,8 @@ class QuoteEngine:
         is a short follow-up. With `steer`, people and dates the question names restrict the
         search (assistant/steering.py); the answer says so in `restricted_to`, and when nothing
         within them answers, the whole collection is searched and `restriction_note` says that. When
-        nothing there answers either, the closest passages shown are those within the restriction.
+        nothing there answers either, the closest passages shown are those within the restriction. A date
+        no document is from restricts nothing; `restriction_note` says so too.
         `mode` is "reranked" (the default with a reranker), "hybrid" (the default without), or a
         baseline, "dense" or "keyword". Raises QuestionError for an empty or too long question and
         ValueError for a top_k outside 1..100.
@@ -251,6 +252,11 @@ class QuoteEngine:
                     )
         else:
             result = self.searcher.search(searched, top_k=top_k, filters=filters, mode=mode)
+        if steering.unplaced:
+            unplaced = (
+                f"No document in the collection is from {steering.unplaced}, so that date was searched for as words."
+            )
+            note = f"{unplaced} {note}" if note else unplaced
         answer = build_answer(parsed.text, result, self._documents, self._sentence_scores, strict=strict)
         return replace(answer, restricted_to=restricted_to, restriction_note=note)
 
@@ -269,9 +275,9 @@ class QuoteEngine:
         """Reads people and dates in questions against this index's speakers, titles and dates (built once)."""
         if self._steerer is None:
             documents = self._documents.values()
-            years = [int(d.metadata.date[:4]) for d in documents if d.metadata.date and d.metadata.date[:4].isdigit()]
+            dates = [d.metadata.date for d in documents if d.metadata.date]
             titles = [d.metadata.title for d in documents]
-            self._steerer = Steerer(self.index.people(), titles, years, self.index.questioners())
+            self._steerer = Steerer(self.index.people(), titles, dates, self.index.questioners())
         return self._steerer
 
     def check(self, quotation: str, speaker: str | None = None, date: str | None = None) -> CheckResult:

@@ -10,6 +10,7 @@ answers, searches without it and says so (assistant/engine.py).
 
 from __future__ import annotations
 
+import bisect
 import calendar
 import datetime as dt
 import re
@@ -117,6 +118,9 @@ class Steering:
     topic: bool = True
     #: The question without the names and dates that restrict it: what to search for within the restriction.
     rest: str = ""
+    #: A date the question names that no document is from ("jobs lost since February 2020" in a 2021
+    #: collection): it says what the question is about, not when it was said, so it restricts nothing.
+    unplaced: str | None = None
 
     @property
     def active(self) -> bool:
@@ -135,12 +139,14 @@ class Steerer:
         self,
         people: dict[str, tuple[str, ...]],
         titles: list[str],
-        years: list[int],
+        dates: list[str],
         reporters: tuple[str, ...] | None = None,
     ) -> None:
-        """people: {name: speaker values} (Index.people()); titles: document titles; years: document years;
-        reporters: the speaker values of reporters' turns (Index.questioners()), by default REPORTER's."""
-        self.years = sorted(set(years))
+        """people: {name: speaker values} (Index.people()); titles: document titles; dates: document dates
+        (ISO, as metadata holds them); reporters: the speaker values of reporters' turns
+        (Index.questioners()), by default REPORTER's."""
+        self.dates = sorted(set(dates))
+        self.years = sorted({int(date[:4]) for date in self.dates if date[:4].isdigit()})
         self.aliases: dict[str, tuple[str, tuple[str, ...]]] = {}
         for name, values in people.items():
             if name == REPORTER:
@@ -206,6 +212,9 @@ class Steerer:
             people += self.reporter_values
             named.append("reporters")
         date_from, date_to, said, span = self._dates(question)
+        unplaced = None
+        if said and not self._any_document(date_from, date_to):
+            unplaced, date_from, date_to, said = said, None, None, None
         if said:
             named.append(said)
             spans.append(span)
@@ -217,7 +226,13 @@ class Steerer:
             tuple(named),
             _asks_about_more(question, spans, people),
             _without(question, used),
+            unplaced,
         )
+
+    def _any_document(self, date_from: str, date_to: str) -> bool:
+        """Whether a document is dated within the range (compared as the search's date filter does)."""
+        first = bisect.bisect_left(self.dates, date_from)
+        return first < len(self.dates) and self.dates[first] <= date_to + "\uffff"
 
     def _dates(self, question: str) -> tuple[str | None, str | None, str | None, tuple[int, int]]:
         for pattern in DATE_PATTERNS:

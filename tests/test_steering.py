@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from pathlib import Path
 
@@ -22,6 +23,8 @@ PEOPLE = {
     "THE PRESIDENT": ("THE PRESIDENT",),
     "Zhao Lijian": ("Zhao Lijian",),
 }
+#: A collection with a document every day of 2021.
+DATES_2021 = [(dt.date(2021, 1, 1) + dt.timedelta(days=n)).isoformat() for n in range(365)]
 TITLES = [
     "Press Briefing by Press Secretary Jen Psaki, March 4, 2021",
     "Press Gaggle by Jake Sullivan",
@@ -31,7 +34,7 @@ TITLES = [
 
 @pytest.fixture
 def steerer() -> Steerer:
-    return Steerer(PEOPLE, TITLES, [2021])
+    return Steerer(PEOPLE, TITLES, DATES_2021)
 
 
 @pytest.mark.parametrize(
@@ -122,16 +125,28 @@ def test_what_is_searched_within_the_restriction_leaves_out_the_names_and_dates_
 
 
 def test_reporters_are_the_questioners_the_index_names():
-    steerer = Steerer(PEOPLE, TITLES, [2022], reporters=("China Daily", "a reporter"))
+    steerer = Steerer(PEOPLE, TITLES, ["2022-07-28"], reporters=("China Daily", "a reporter"))
     assert steerer.read("What did the journalist ask the spokesperson?").people == ("China Daily", "a reporter")
 
 
 def test_a_day_without_a_year_is_not_placed_in_a_collection_of_several_years():
-    assert not Steerer(PEOPLE, TITLES, [2021, 2022]).read("What was said on 4 March?").active
+    assert not Steerer(PEOPLE, TITLES, ["2021-03-04", "2022-03-04"]).read("What was said on 4 March?").active
+
+
+def test_a_date_no_document_is_from_says_what_the_question_is_about_and_restricts_nothing():
+    steerer = Steerer(PEOPLE, TITLES, ["2021-03-04", "2021-03-24", "2022-01-10"])
+    steering = steerer.read("women jobs lost since February 2020 Psaki")
+    assert steering.people == ("Jen Psaki", "MS. PSAKI") and steering.named == ("Jen Psaki",)
+    assert (steering.date_from, steering.date_to, steering.unplaced) == (None, None, "February 2020")
+    assert steering.rest == "women jobs lost since February 2020"
+    assert not steerer.read("What was said in February 2021?").active  # the collection has nothing from then
+    assert steerer.read("What was said in March 2021?").date_from == "2021-03-01"
+    assert steerer.read("What was said on 24 March 2021?").date_from == "2021-03-24"
+    assert steerer.read("What was said in 2022?").unplaced is None
 
 
 def test_a_surname_two_people_share_steers_nowhere():
-    steerer = Steerer({"Ann Jacobson": ("Ann Jacobson",), "Roberta Jacobson": ("Roberta Jacobson",)}, [], [2021])
+    steerer = Steerer({"Ann Jacobson": ("Ann Jacobson",), "Roberta Jacobson": ("Roberta Jacobson",)}, [], DATES_2021)
     assert not steerer.read("What did Jacobson say?").active
 
 
@@ -182,6 +197,16 @@ def test_when_nothing_anywhere_answers_the_closest_passages_shown_are_within_the
         "the closest passages shown are from Zhao Lijian."
     )
     assert answer.quotes and all(q.speaker == "Zhao Lijian" and not q.is_match for q in answer.quotes)
+
+
+def test_a_date_no_document_is_from_is_searched_for_as_words_and_said(engine):
+    answer = engine.ask("What did Zhao Lijian say in March 2019 about the assessment of Xinjiang?", top_k=3)
+    assert answer.restricted_to == "Zhao Lijian"  # the person still restricts; the date does not
+    assert (
+        answer.restriction_note
+        == "No document in the collection is from March 2019, so that date was searched for as words."
+    )
+    assert answer.quotes and all(q.speaker == "Zhao Lijian" for q in answer.quotes)
 
 
 def test_the_outlet_that_asks_at_a_press_conference_is_a_questioner(engine):
