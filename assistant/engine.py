@@ -223,7 +223,7 @@ class QuoteEngine:
         parsed = parse_question(question)
         searched = self._searched(parsed.text, parsed.phrases, previous)
         steering = self.steerer.read(parsed.text) if steer else Steering()
-        steered = _with_steering(filters or Filters(), steering)
+        steered = _with_steering(filters or Filters(), steering, self.index.documents_spoken_in)
         restricted_to = note = None
         if steered is not None:
             # Within the restriction, the names and dates that made it only pull towards passages that
@@ -327,15 +327,18 @@ class QuoteEngine:
         return list(np.asarray(vectors[1:] @ vectors[0], dtype=float))
 
 
-def _with_steering(filters: Filters, steering: Steering) -> Filters | None:
+def _with_steering(filters: Filters, steering: Steering, documents_spoken_in) -> Filters | None:
     """The filters with the question's people and dates added; None when that restricts nothing more.
 
-    The user's own choices win: people chosen in the filters are not replaced, nor a chosen date range.
+    People the question has spoken to restrict the documents to those they speak in
+    (`documents_spoken_in(speaker values)`). The user's own choices win: people or documents chosen
+    in the filters are not replaced, nor a chosen date range.
     """
     if not steering.active:
         return None
     people = filters.people or steering.people
     date_from = filters.date_from or steering.date_from
     date_to = filters.date_to or steering.date_to
-    steered = replace(filters, people=tuple(people), date_from=date_from, date_to=date_to)
+    doc_ids = filters.doc_ids or (documents_spoken_in(steering.addressed) if steering.addressed else ())
+    steered = replace(filters, doc_ids=tuple(doc_ids), people=tuple(people), date_from=date_from, date_to=date_to)
     return steered if steered != filters else None

@@ -121,6 +121,9 @@ class Steering:
     #: A date the question names that no document is from ("jobs lost since February 2020" in a 2021
     #: collection): it says what the question is about, not when it was said, so it restricts nothing.
     unplaced: str | None = None
+    #: The speaker values of the people the question has spoken to ("a reporter's question to Sullivan"):
+    #: the reporters' turns searched are those of documents where they speak.
+    addressed: tuple[str, ...] = ()
 
     @property
     def active(self) -> bool:
@@ -177,6 +180,7 @@ class Steerer:
         name no speaker.
         """
         people, named, addressed, spans, used = [], [], False, [], []
+        listeners, listener_values = [], []
         for role, (name, values) in sorted(self.roles.items(), key=lambda item: -len(item[0])):
             found = re.search(rf"\bthe\s+{re.escape(role)}\b", question, re.IGNORECASE)
             if found:
@@ -185,6 +189,8 @@ class Steerer:
                     spans.append(found.span())
                 if position == "addressed":
                     addressed = True
+                    listeners.append(name)
+                    listener_values += values
                 elif position == "speaker":
                     people += values
                     named.append(name)
@@ -201,6 +207,9 @@ class Steerer:
                 spans.append(found.span())
                 if position == "addressed":
                     addressed = True
+                    if person[0] not in listeners:
+                        listeners.append(person[0])
+                        listener_values += person[1]
                     continue
                 people += person[1]
                 named.append(person[0])
@@ -211,6 +220,8 @@ class Steerer:
         if reporters or addressed:
             people += self.reporter_values
             named.append("reporters")
+            if listeners:
+                named.append(f"in documents where {' and '.join(listeners)} speak{'s' if len(listeners) == 1 else ''}")
         date_from, date_to, said, span = self._dates(question)
         unplaced = None
         if said and not self._any_document(date_from, date_to):
@@ -227,6 +238,7 @@ class Steerer:
             _asks_about_more(question, spans, people),
             _without(question, used),
             unplaced,
+            tuple(dict.fromkeys(listener_values)) if people else (),
         )
 
     def _any_document(self, date_from: str, date_to: str) -> bool:

@@ -751,7 +751,9 @@ def test_a_named_speaker_restricts_the_answer_visibly_and_one_click_removes_it(c
 
 def test_what_the_journalist_asked_is_the_reporters_turn_with_its_question_marked(corpus: Path) -> None:
     at = ask(start_app(), "What did the journalist ask the spokesperson?")
-    assert "Searched only: reporters (named in the question)" in [c.value for c in at.caption]
+    assert "Searched only: reporters, in documents where Zhao Lijian speaks (named in the question)" in [
+        c.value for c in at.caption
+    ]
     (card,) = quotes_html(at)  # the seed press conference has one reporter's turn
     assert "According to China Daily" in card
     assert re.search(r"<mark[^>]*>What is China’s comment\?</mark>", card)

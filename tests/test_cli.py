@@ -83,7 +83,7 @@ def test_readable_output_attributes_every_quote(places):
 def test_readable_output_says_why_a_quote_within_the_restriction_answers(places):
     result = run("ask", "What did the journalist ask the spokesperson?", env_extra=places)
     assert result.returncode == 0, result.stderr
-    assert "Searched only: reporters" in result.stdout
+    assert "Searched only: reporters, in documents where Zhao Lijian speaks" in result.stdout
     assert "According to China Daily" in result.stdout
     assert "Best sentence: “What is China’s comment?”" in result.stdout
     assert "a match because the question asks only what was said by the people, or on the dates, it names" in (

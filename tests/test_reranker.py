@@ -186,7 +186,7 @@ def test_done_when_the_journalist_question_quotes_the_china_daily_turn(real_engi
     # and "ask" highlights the question they asked (tests/test_steering.py).
     answer = real_engine.ask("What did the journalist ask the spokesperson?", top_k=3)
     top = answer.quotes[0]
-    assert answer.answered and answer.restricted_to == "reporters"
+    assert answer.answered and answer.restricted_to == "reporters, in documents where Zhao Lijian speaks"
     assert top.speaker == "China Daily"
     assert top.highlight == "What is China’s comment?"
 

@@ -54,11 +54,13 @@ def steerer() -> Steerer:
         # "according to" names who speaks
         ("According to Jake Sullivan, what is the plan?", ("Jake Sullivan",), None, None, ("Jake Sullivan",)),
         # someone spoken to is not speaking: in a briefing, who speaks to an official is a reporter
-        ("How did Zeke frame his question to Psaki?", ("a reporter",), None, None, ("reporters",)),
+        # ... in the documents where the person spoken to speaks
+        ("How did Zeke frame his question to Psaki?", ("a reporter",), None, None,
+         ("reporters", "in documents where Jen Psaki speaks")),
         ("What did a reporter ask Secretary Jake Sullivan about Kabul?", ("a reporter",), None, None,
-         ("reporters",)),
+         ("reporters", "in documents where Jake Sullivan speaks")),
         ("What did a reporter ask the press secretary on 4 March?", ("a reporter",), "2021-03-04", "2021-03-04",
-         ("reporters", "4 March 2021")),
+         ("reporters", "in documents where Jen Psaki speaks", "4 March 2021")),
         ("What did Psaki tell reporters about masks?", ("Jen Psaki", "MS. PSAKI"), None, None, ("Jen Psaki",)),
         # someone talked about is what the question is about
         ("What did Psaki say about Sullivan?", ("Jen Psaki", "MS. PSAKI"), None, None, ("Jen Psaki",)),
@@ -217,7 +219,7 @@ def test_the_outlet_that_asks_at_a_press_conference_is_a_questioner(engine):
 
 def test_what_the_journalist_asked_is_quoted_with_its_question_highlighted(engine):
     answer = engine.ask("What did the journalist ask the spokesperson?", top_k=3)
-    assert answer.answered and answer.restricted_to == "reporters"
+    assert answer.answered and answer.restricted_to == "reporters, in documents where Zhao Lijian speaks"
     top = answer.quotes[0]
     assert (top.speaker, top.matched_by) == ("China Daily", "named")
     assert top.highlight == "What is China’s comment?"
@@ -233,16 +235,20 @@ def test_in_real_briefings_the_questioners_are_the_q_turns_not_the_guests(tmp_pa
     # No metadata speaker: DR. FAUCI and MS. PSAKI answer, `Q` asks (tests/data/transcripts, real excerpts).
     corpus = tmp_path / "briefings"
     corpus.mkdir()
-    shutil.copy(TRANSCRIPTS / "2021-01-21-psaki-fauci.md", corpus)
+    for name in ("2021-01-21-psaki-fauci.md", "2021-04-08-psaki-granholm.md", "2021-07-28-gaggle-jean-pierre.md"):
+        shutil.copy(TRANSCRIPTS / name, corpus)
     settings = Settings(
         corpus_dir=corpus, index_dir=tmp_path / "bindex", model="fake-bag-of-words", threshold=0.1, reranker="none"
     )
     ingest(settings, fake_embedder)
     engine = QuoteEngine.open(settings, fake_embedder)
     assert engine.index.questioners() == ("a reporter",)
-    answer = engine.ask("Which reporter question to Dr. Fauci asked about Amazon?", top_k=3)
-    assert answer.restricted_to == "reporters"
+    answer = engine.ask("Which reporter question to Dr. Fauci asked about Amazon?", top_k=5)
+    # ... and a question to Dr. Fauci is one asked where he speaks: not in the other two briefings
+    assert answer.restricted_to == "reporters, in documents where DR. FAUCI speaks"
     assert answer.quotes and all(quote.speaker_label == "Q" for quote in answer.quotes)
+    assert {quote.doc_id for quote in answer.quotes} == {"2021-01-21-psaki-fauci"}
+    assert len({quote.doc_id for quote in engine.ask("What did a reporter ask?", top_k=20).quotes}) == 3
 
 
 def test_the_users_own_filters_win(engine):
