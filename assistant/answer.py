@@ -20,7 +20,7 @@ class Quote:
     `text == document_text[start:end]`, and the highlight is a sub-range of it.
     `speaker` is who says it ('Jen Psaki', 'a reporter'), `speaker_label` the transcript's label
     for them exactly as written ('MS. PSAKI', 'Q'); `url` the document's source, if known.
-    `is_match` is False for a closest passage shown when nothing answers.
+    `is_match` is False for a closest passage shown when nothing answers (`matched_by` None).
     """
 
     doc_id: str
@@ -37,7 +37,6 @@ class Quote:
     highlight_end: int
     score: float
     citation: str
-    is_match: bool = True
     speaker_label: str | None = None
     url: str | None = None
     #: What `score` is: "probability" (the reranker's calibrated probability that the passage answers) or
@@ -46,6 +45,11 @@ class Quote:
     #: Why the passage counts as an answer (search.Hit.matched_by): "model", "meaning" (its cosine), "phrase" or
     #: "named" (within the restriction a who-and-when question asks for); None when it does not.
     matched_by: str | None = None
+
+    @property
+    def is_match(self) -> bool:
+        """Whether the passage answers the question (for one reason, `matched_by`), not just the closest."""
+        return self.matched_by is not None
 
     @property
     def source(self) -> str:
@@ -223,7 +227,6 @@ def _quote(hit: Hit, document: DocumentInfo, question: Question, sentence_scorer
         highlight_end=highlight.end,
         score=hit.relevance,
         citation=citation_for(document, passage),
-        is_match=hit.is_match,
         matched_by=hit.matched_by,
         speaker_label=passage.speaker_label,
         url=document.metadata.url,

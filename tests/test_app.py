@@ -725,6 +725,7 @@ def test_a_quote_card_links_the_source_when_the_document_has_one(url, shown):
         "Jen Psaki (MS. PSAKI), Briefing, 8 April 2021, ¶3",
         speaker_label="MS. PSAKI",
         url=url,
+        matched_by="model",
     )
     card = quote_html(quote)
     assert "According to Jen Psaki (MS. PSAKI), Briefing, 8 April 2021, ¶3:" in card

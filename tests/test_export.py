@@ -41,7 +41,7 @@ def quote(doc_id: str, text: str, paragraph: int, is_match: bool = True) -> Quot
         highlight_end=len(text),
         score=0.5,
         citation=f"Ministry, {doc_id}, 14 September 2023, ¶{paragraph}",
-        is_match=is_match,
+        matched_by="meaning" if is_match else None,
     )
 
 
