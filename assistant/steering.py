@@ -31,6 +31,8 @@ DATE_PATTERNS = [
     re.compile(rf"\b{MONTH}\s+{DAY}(?:,?\s+{YEAR})?\b", re.IGNORECASE),
     re.compile(rf"\b{MONTH}(?:\s+of)?\s+{YEAR}\b", re.IGNORECASE),
     re.compile(rf"\b(?:in|during|of)\s+{YEAR}\b", re.IGNORECASE),
+    # a month without a year, after a word that makes it a date ("in August", "mid-March"; not "may")
+    re.compile(rf"\b(?:in|during|early|late|mid)[\s-]+{MONTH}(?!\s*\d)\b", re.IGNORECASE),
 ]
 # "a reporter", "which reporter question", "the journalist's": reporters' turns.
 REPORTER_WORDS = re.compile(r"\b(?:reporters?|journalists?|correspondents?)\b", re.IGNORECASE)

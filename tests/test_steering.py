@@ -50,6 +50,11 @@ def steerer() -> Steerer:
          ("Jake Sullivan", "17 August 2021")),
         ("What was said on 2021-11-03?", (), "2021-11-03", "2021-11-03", ("3 November 2021",)),
         ("What was announced in 2021?", (), "2021-01-01", "2021-12-31", ("2021",)),
+        # a month without a year, in a collection of one year
+        ("What did Psaki say about Afghanistan in August?", ("Jen Psaki", "MS. PSAKI"), "2021-08-01", "2021-08-31",
+         ("Jen Psaki", "August 2021")),
+        ("Sullivan in mid-March on China", ("Jake Sullivan",), "2021-03-01", "2021-03-31",
+         ("Jake Sullivan", "March 2021")),
         ("What did the spokesperson say about Xinjiang?", ("Zhao Lijian",), None, None, ("Zhao Lijian",)),
         # "according to" names who speaks
         ("According to Jake Sullivan, what is the plan?", ("Jake Sullivan",), None, None, ("Jake Sullivan",)),
@@ -85,6 +90,7 @@ def test_people_and_dates_named_in_a_question(steerer, question, people, date_fr
         "How many vaccines were given?",
         "What happened on 31 February?",
         "What did Jen say?",
+        "What may the official announce?",
         # a role alone is nobody in particular, and a possessive names what the question is about
         "Was the job promoting the President?",
         "How did Sullivan's plan change?",
@@ -132,7 +138,9 @@ def test_reporters_are_the_questioners_the_index_names():
 
 
 def test_a_day_without_a_year_is_not_placed_in_a_collection_of_several_years():
-    assert not Steerer(PEOPLE, TITLES, ["2021-03-04", "2022-03-04"]).read("What was said on 4 March?").active
+    several_years = Steerer(PEOPLE, TITLES, ["2021-03-04", "2022-03-04"])
+    assert not several_years.read("What was said on 4 March?").active
+    assert not several_years.read("What was said in March?").active
 
 
 def test_a_date_no_document_is_from_says_what_the_question_is_about_and_restricts_nothing():
