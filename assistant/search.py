@@ -48,6 +48,12 @@ RERANK_DEPTH = 20
 _KEYWORD_SEARCH = ThreadPoolExecutor(max_workers=2, thread_name_prefix="keyword-search")
 #: "What did the journalist ask?": a question about what was asked.
 ASKING = re.compile(r"\b(?:ask|asks|asked|asking)\b", re.IGNORECASE)
+#: A sentence opening with a word that points back ("They are about countering terrorism.") continues the one
+#: before it. The model reads each sentence alone and cannot tell what "They" is, so when it scores such a
+#: continuation of the best sentence within CONTINUATION_MARGIN logits of it, the highlight takes in both
+#: (seed set: highlight 0.776 -> 0.837 on the development candidates; unchanged on the held-out training data).
+CONTINUES = re.compile(r"\W*(?:They|It|This|These|Those|He|She|Such|That|Their|Its|His|Her)\b")
+CONTINUATION_MARGIN = 2.0
 PHRASE = re.compile(r'"([^"]+)"|“([^”]+)”')
 FOLLOW_UP_OPENERS = ("and ", "but ", "also ", "what about", "how about", "why ", "so ", "then ")
 PRONOUNS = frozenset(
@@ -198,7 +204,8 @@ def _confident_only(hit: Hit) -> Hit:
 
 
 def best_sentences(reranker, question: str, passages: list[Passage]) -> tuple[np.ndarray, list[Span]]:
-    """Each passage's best sentence by the question–sentence model: its logit and its span.
+    """Each passage's best sentence by the question–sentence model: its logit and its span (taking in the
+    next sentence when that continues it: CONTINUES).
 
     Every sentence of every passage (a passage without sentences counts as one) is scored in one call,
     so the model batches them together. Used by the reranked search and by training/fit_threshold.py.
@@ -215,7 +222,17 @@ def best_sentences(reranker, question: str, passages: list[Passage]) -> tuple[np
         if owner not in best or logits[position] > logits[best[owner]]:
             best[owner] = position
     chosen = [best[number] for number in range(len(passages))]
-    return np.array([logits[i] for i in chosen], dtype=np.float32), [spans[i] for i in chosen]
+    answer_spans = []
+    for i in chosen:
+        following = i + 1
+        continued = (
+            following < len(owners)
+            and owners[following] == owners[i]
+            and CONTINUES.match(texts[following]) is not None
+            and logits[following] >= logits[i] - CONTINUATION_MARGIN
+        )
+        answer_spans.append(Span(spans[i].start, spans[following].end) if continued else spans[i])
+    return np.array([logits[i] for i in chosen], dtype=np.float32), answer_spans
 
 
 class Searcher:

@@ -28,7 +28,7 @@ needs_briefings = pytest.mark.skipif(not BRIEFINGS.is_dir(), reason=f"no briefin
 #: answers first (hybrid 60) and 86 in the top 3, every found answer's speaker right. Runs on fresh
 #: indexes have differed by up to 3 questions, so the floors leave that much slack. The issue's targets
 #: (0.80, 0.90) are not met.
-FLOORS = {"top1": 0.64, "top3": 0.79, "speaker": 0.99}  # measured 0.673, 0.827, 1.000
+FLOORS = {"top1": 0.66, "top3": 0.79, "speaker": 0.99}  # measured 0.683, 0.827, 1.000
 
 
 def test_the_set_is_large_enough():

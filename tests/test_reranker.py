@@ -176,9 +176,6 @@ def test_a_passage_below_the_model_threshold_is_a_match_only_by_its_cosine(real_
                 assert hit.is_match and hit.matched_by == "model"
 
 
-NOT_REACHED = "issue 9 done-when not reached by the shipped model (README: Known limits); strict, so a fix shows"
-
-
 @pytest.mark.integration
 def test_done_when_the_journalist_question_quotes_the_china_daily_turn(real_engine):
     # Reached by steering, not by the model (which gives the turn 6%): "the journalist" restricts the
@@ -192,11 +189,17 @@ def test_done_when_the_journalist_question_quotes_the_china_daily_turn(real_engi
 
 
 @pytest.mark.integration
-@pytest.mark.xfail(strict=True, reason=NOT_REACHED)
+@pytest.mark.integration
 def test_done_when_the_xinjiang_issues_sentence_is_first_and_highlighted(real_engine):
+    # The model alone prefers the sentence before (0.75 against -0.32 logits): it reads "They are about
+    # ..." without knowing what "They" is. A sentence that points back and scores within
+    # CONTINUATION_MARGIN of the best is highlighted with it (assistant/search.py).
     answer = real_engine.ask("According to the note, what are the Xinjiang issues really about?", top_k=3)
     assert answer.answered
-    assert answer.quotes[0].highlight == "They are about countering violent terrorism, radicalization and separatism."
+    assert answer.quotes[0].highlight == (
+        "The issues related to Xinjiang are not about human rights. "
+        "They are about countering violent terrorism, radicalization and separatism."
+    )
 
 
 @pytest.mark.integration

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from assistant.errors import QuestionError
-from assistant.search import Filters, calibrate_threshold, contextualize, parse_question
+from assistant.passages import Passage, Span
+from assistant.search import Filters, best_sentences, calibrate_threshold, contextualize, parse_question
 
 NOTE = "2023-09-14-china-un-mission-note-verbale"
 PRESS = "2022-07-28-mfa-press-conference-zhao-lijian"
@@ -128,3 +129,45 @@ def test_every_hit_says_why_it_is_a_match_and_only_a_match_does(fake_engine, que
             assert hit.matched_by == "phrase"
         else:
             assert hit.matched_by == ("meaning" if hit.relevance >= floor else None)
+
+
+class _ScoresByText:
+    """A stand-in reranker: a fixed logit per sentence text."""
+
+    def __init__(self, logits: dict[str, float]) -> None:
+        self.logits = logits
+
+    def score(self, question, sentences):
+        import numpy as np
+
+        return np.array([self.logits[s] for s in sentences], dtype=np.float32)
+
+
+def _passage(document: str, start: int, sentences: list[str]) -> Passage:
+    spans, offset = [], start
+    for sentence in sentences:
+        offset = document.index(sentence, offset)
+        spans.append(Span(offset, offset + len(sentence)))
+        offset += len(sentence)
+    end = spans[-1].end
+    return Passage("d", start, end, 1, None, document[start:end], sentences=tuple(spans))
+
+
+@pytest.mark.parametrize(
+    ("second_logit", "second", "highlighted"),
+    [
+        (-0.3, "They are about countering terrorism.", "not about rights. They are about countering terrorism."),
+        (-1.5, "They are about countering terrorism.", "not about rights."),  # the model doubts it: 2.25 below
+        (0.9, "Terrorism is what they are about.", "Terrorism is what they are about."),  # best on its own
+        (-0.3, "Some say they are about terrorism.", "not about rights."),  # does not point back
+    ],
+)
+def test_the_best_sentence_takes_in_the_next_when_that_continues_it(second_logit, second, highlighted):
+    document = f"Intro. The issues are not about rights. {second} Last one."
+    first = "The issues are not about rights."
+    passage = _passage(document, 7, [first, second, "Last one."])
+    reranker = _ScoresByText({first: 0.75, second: second_logit, "Last one.": -3.0})
+    logits, (span,) = best_sentences(reranker, "What are the issues about?", [passage])
+    assert logits[0] == max(0.75, second_logit)  # the passage's score is still its best sentence's
+    assert document[span.start : span.end].endswith(highlighted)
+    assert passage.start <= span.start < span.end <= passage.end
