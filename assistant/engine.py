@@ -30,6 +30,7 @@ from assistant.search import (
     Filters,
     Question,
     Searcher,
+    SearchResult,
     by_named,
     contextualize,
     parse_question,
@@ -223,35 +224,14 @@ class QuoteEngine:
         parsed = parse_question(question)
         searched = self._searched(parsed.text, parsed.phrases, previous)
         steering = self.steerer.read(parsed.text) if steer else Steering()
-        steered = _with_steering(filters or Filters(), steering, self.index.documents_spoken_in)
-        restricted_to = note = None
-        if steered is not None:
-            # Within the restriction, the names and dates that made it only pull towards passages that
-            # mention them: search for the rest of the question (briefings: top-1 0.587 -> 0.673).
-            has_rest = steering.topic and steering.rest
-            within = self._searched(steering.rest, parsed.phrases, previous) if has_rest else searched
-            result = self.searcher.search(within, top_k=top_k, filters=steered, mode=mode)
-            if not steering.topic:
-                result = by_named(result)
-            if result.answered:
-                restricted_to = steering.description
-            else:
-                everywhere = self.searcher.search(searched, top_k=top_k, filters=filters, mode=mode)
-                if everywhere.answered or not result.hits:
-                    note = (
-                        f"Nothing from {steering.description} answers this question, "
-                        "so the whole collection was searched."
-                    )
-                    result = everywhere
-                else:
-                    # The closest passages within what the question asked for: the whole collection's
-                    # closest only share its names and dates (on the briefings, bare date lines).
-                    note = (
-                        f"Nothing from {steering.description} answers this question, nor anything in the whole "
-                        f"collection; the closest passages shown are from {steering.description}."
-                    )
-        else:
+        steered = _with_steering(filters or Filters(), steering)
+        if steered is None:
             result = self.searcher.search(searched, top_k=top_k, filters=filters, mode=mode)
+            restricted_to = note = None
+        else:
+            result, restricted_to, note = self._steered_search(
+                steering, steered, searched, parsed.phrases, previous, top_k, filters, mode
+            )
         if steering.unplaced:
             unplaced = (
                 f"No document in the collection is from {steering.unplaced}, so that date was searched for as words."
@@ -259,6 +239,39 @@ class QuoteEngine:
             note = f"{unplaced} {note}" if note else unplaced
         answer = build_answer(parsed.text, result, self._documents, self._sentence_scores, strict=strict)
         return replace(answer, restricted_to=restricted_to, restriction_note=note)
+
+    def _steered_search(
+        self,
+        steering: Steering,
+        steered: Filters,
+        searched: Question,
+        phrases: tuple[str, ...],
+        previous: str | None,
+        top_k: int,
+        filters: Filters | None,
+        mode: str | None,
+    ) -> tuple[SearchResult, str | None, str | None]:
+        """The search within the question's restriction, else the whole collection's when that answers:
+        (result, the restriction applied or None, the note saying what was done or None)."""
+        # Within the restriction, the names and dates that made it only pull towards passages that
+        # mention them: search for the rest of the question (briefings: top-1 0.587 -> 0.673).
+        within = self._searched(steering.rest, phrases, previous) if steering.topic and steering.rest else searched
+        result = self.searcher.search(within, top_k=top_k, filters=steered, mode=mode)
+        if not steering.topic:
+            result = by_named(result)
+        if result.answered:
+            return result, steering.description, None
+        everywhere = self.searcher.search(searched, top_k=top_k, filters=filters, mode=mode)
+        if everywhere.answered or not result.hits:
+            note = f"Nothing from {steering.description} answers this question, so the whole collection was searched."
+            return everywhere, None, note
+        # The closest passages within what the question asked for: the whole collection's closest only
+        # share its names and dates (on the briefings, bare date lines).
+        note = (
+            f"Nothing from {steering.description} answers this question, nor anything in the whole "
+            f"collection; the closest passages shown are from {steering.description}."
+        )
+        return result, None, note
 
     @staticmethod
     def _searched(text: str, phrases: tuple[str, ...], previous: str | None) -> Question:
@@ -327,18 +340,17 @@ class QuoteEngine:
         return list(np.asarray(vectors[1:] @ vectors[0], dtype=float))
 
 
-def _with_steering(filters: Filters, steering: Steering, documents_spoken_in) -> Filters | None:
+def _with_steering(filters: Filters, steering: Steering) -> Filters | None:
     """The filters with the question's people and dates added; None when that restricts nothing more.
 
-    People the question has spoken to restrict the documents to those they speak in
-    (`documents_spoken_in(speaker values)`). The user's own choices win: people or documents chosen
-    in the filters are not replaced, nor a chosen date range.
+    People the question has spoken to restrict the documents to those they speak in. The user's own
+    choices win: people or documents chosen in the filters are not replaced, nor a chosen date range.
     """
     if not steering.active:
         return None
     people = filters.people or steering.people
     date_from = filters.date_from or steering.date_from
     date_to = filters.date_to or steering.date_to
-    doc_ids = filters.doc_ids or (documents_spoken_in(steering.addressed) if steering.addressed else ())
-    steered = replace(filters, doc_ids=tuple(doc_ids), people=tuple(people), date_from=date_from, date_to=date_to)
+    spoken_in = () if filters.doc_ids else steering.addressed
+    steered = replace(filters, people=tuple(people), spoken_in=spoken_in, date_from=date_from, date_to=date_to)
     return steered if steered != filters else None

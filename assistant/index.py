@@ -274,12 +274,6 @@ class Index:
             self._people = people_from_speakers(rows)
         return self._people
 
-    def documents_spoken_in(self, speakers: tuple[str, ...]) -> tuple[str, ...]:
-        """The documents in which any of these speaker values has a turn, in doc_id order."""
-        marks = ",".join("?" * len(speakers))
-        rows = self.query(f"SELECT DISTINCT doc_id FROM passages WHERE speaker IN ({marks}) ORDER BY doc_id", speakers)
-        return tuple(row[0] for row in rows)
-
     def questioners(self) -> tuple[str, ...]:
         """The speaker values of reporters' turns: REPORTER (`Q`, `QUESTION:`), and the outlets a transcript
         names (`China Daily:`) where the document's metadata names the one person who answers them.

@@ -63,16 +63,21 @@ PRONOUNS = frozenset(
 
 @dataclass(frozen=True)
 class Filters:
-    """Restrict a search to some documents, people (author or speaker), or a date range (ISO, inclusive)."""
+    """Restrict a search to some documents, people (author or speaker), or a date range (ISO, inclusive).
+
+    `spoken_in` (speaker values) keeps the documents in which one of them has a turn: a reporter's
+    question to Sullivan is in a briefing where Sullivan speaks.
+    """
 
     doc_ids: tuple[str, ...] = ()
     people: tuple[str, ...] = ()
     date_from: str | None = None
     date_to: str | None = None
+    spoken_in: tuple[str, ...] = ()
 
     @property
     def active(self) -> bool:
-        return bool(self.doc_ids or self.people or self.date_from or self.date_to)
+        return bool(self.doc_ids or self.people or self.date_from or self.date_to or self.spoken_in)
 
 
 @dataclass(frozen=True)
@@ -424,6 +429,10 @@ class Searcher:
             authors_marks, speaker_marks = ",".join("?" * len(filters.people)), ",".join("?" * len(speakers))
             clauses.append(f"(d.author IN ({authors_marks}) OR p.speaker IN ({speaker_marks}))")
             parameters += [*filters.people, *speakers]
+        if filters.spoken_in:
+            marks = ",".join("?" * len(filters.spoken_in))
+            clauses.append(f"p.doc_id IN (SELECT doc_id FROM passages WHERE speaker IN ({marks}))")
+            parameters += filters.spoken_in
         if filters.date_from:
             clauses.append("d.date >= ?")
             parameters.append(filters.date_from)

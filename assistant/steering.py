@@ -181,8 +181,8 @@ class Steerer:
         words alone ("the President" for a `THE PRESIDENT:` label) and possessives ("Biden's call")
         name no speaker.
         """
-        people, named, addressed, spans, used = [], [], False, [], []
-        listeners, listener_values = [], []
+        people, named, spans, used = [], [], [], []
+        listeners, listener_values = [], []  # people spoken to, and their speaker values
         for role, (name, values) in sorted(self.roles.items(), key=lambda item: -len(item[0])):
             found = re.search(rf"\bthe\s+{re.escape(role)}\b", question, re.IGNORECASE)
             if found:
@@ -190,7 +190,6 @@ class Steerer:
                 if position != "topic":
                     spans.append(found.span())
                 if position == "addressed":
-                    addressed = True
                     listeners.append(name)
                     listener_values += values
                 elif position == "speaker":
@@ -208,7 +207,6 @@ class Steerer:
                     continue
                 spans.append(found.span())
                 if position == "addressed":
-                    addressed = True
                     if person[0] not in listeners:
                         listeners.append(person[0])
                         listener_values += person[1]
@@ -219,7 +217,7 @@ class Steerer:
         mentions = [(m, _position(question, m.start())) for m in REPORTER_WORDS.finditer(question)]
         reporters = [m for m, position in mentions if position == "speaker"]
         spans += [m.span() for m, position in mentions if position != "topic"]
-        if reporters or addressed:
+        if reporters or listeners:
             people += self.reporter_values
             named.append("reporters")
             if listeners:
@@ -240,7 +238,7 @@ class Steerer:
             _asks_about_more(question, spans, people),
             _without(question, used),
             unplaced,
-            tuple(dict.fromkeys(listener_values)) if people else (),
+            tuple(dict.fromkeys(listener_values)),
         )
 
     def _any_document(self, date_from: str, date_to: str) -> bool:
