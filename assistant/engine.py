@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +36,7 @@ from assistant.search import (
     contextualize,
     parse_question,
 )
-from assistant.steering import Steerer, Steering
+from assistant.steering import Steerer, Steering, asks_about_reporters
 
 Notice = Callable[[str], None]  # one line a person should see now (rebuilding, waiting for a lock)
 
@@ -225,13 +226,12 @@ class QuoteEngine:
         searched = self._searched(parsed.text, parsed.phrases, previous)
         steering = self.steerer.read(parsed.text) if steer else Steering()
         steered = _with_steering(filters or Filters(), steering)
+        search = partial(self.searcher.search, top_k=top_k, mode=mode, reporters=self._reporters(parsed.text, steering))
         if steered is None:
-            result = self.searcher.search(searched, top_k=top_k, filters=filters, mode=mode)
+            result = search(searched, filters=filters)
             restricted_to = note = None
         else:
-            result, restricted_to, note = self._steered_search(
-                steering, steered, searched, parsed.phrases, previous, top_k, filters, mode
-            )
+            result, restricted_to, note = self._steered_search(search, steering, steered, searched, previous, filters)
         if steering.unplaced:
             unplaced = (
                 f"No document in the collection is from {steering.unplaced}, so that date was searched for as words."
@@ -242,26 +242,27 @@ class QuoteEngine:
 
     def _steered_search(
         self,
+        search: Callable[..., SearchResult],
         steering: Steering,
         steered: Filters,
         searched: Question,
-        phrases: tuple[str, ...],
         previous: str | None,
-        top_k: int,
         filters: Filters | None,
-        mode: str | None,
     ) -> tuple[SearchResult, str | None, str | None]:
         """The search within the question's restriction, else the whole collection's when that answers:
-        (result, the restriction applied or None, the note saying what was done or None)."""
+        (result, the restriction applied or None, the note saying what was done or None).
+
+        `search(question, filters=...)` is the searcher's search with this question's settings."""
         # Within the restriction, the names and dates that made it only pull towards passages that
         # mention them: search for the rest of the question (briefings: top-1 0.587 -> 0.673).
-        within = self._searched(steering.rest, phrases, previous) if steering.topic and steering.rest else searched
-        result = self.searcher.search(within, top_k=top_k, filters=steered, mode=mode)
+        has_rest = steering.topic and steering.rest
+        within = self._searched(steering.rest, searched.phrases, previous) if has_rest else searched
+        result = search(within, filters=steered)
         if not steering.topic:
             result = by_named(result)
         if result.answered:
             return result, steering.description, None
-        everywhere = self.searcher.search(searched, top_k=top_k, filters=filters, mode=mode)
+        everywhere = search(searched, filters=filters)
         if everywhere.answered or not result.hits:
             note = f"Nothing from {steering.description} answers this question, so the whole collection was searched."
             return everywhere, None, note
@@ -272,6 +273,15 @@ class QuoteEngine:
             f"collection; the closest passages shown are from {steering.description}."
         )
         return result, None, note
+
+    def _reporters(self, question: str, steering: Steering) -> tuple[str, ...]:
+        """The speaker values of reporters' turns, to rank below the officials' and answer nothing; none when
+        the question asks what a reporter asked, or names one of them as its speaker ("According to China
+        Daily")."""
+        reporters = self.steerer.reporter_values
+        if asks_about_reporters(question) or set(steering.people) & set(reporters):
+            return ()
+        return reporters
 
     @staticmethod
     def _searched(text: str, phrases: tuple[str, ...], previous: str | None) -> Question:

@@ -36,6 +36,11 @@ DATE_PATTERNS = [
 ]
 # "a reporter", "which reporter question", "the journalist's": reporters' turns.
 REPORTER_WORDS = re.compile(r"\b(?:reporters?|journalists?|correspondents?)\b", re.IGNORECASE)
+# A question that asks what was asked, or about who asked it: reporters' turns answer it.
+ABOUT_REPORTERS = re.compile(
+    r"\b(?:reporters?|journalists?|correspondents?|outlets?|press\s+corps|ask(?:s|ed|ing)?|questions?|quoted)\b",
+    re.IGNORECASE,
+)
 # A person named right after one of these is spoken to, not speaking: "his question to Psaki", "did a
 # reporter ask Mayorkas", "as quoted to Psaki". Who speaks to an official in a briefing is a reporter.
 ADDRESSED_AFTER = frozenset(["to", "ask", "asked", "asks", "asking", "tell", "told", "tells", "telling", "pressed"])
@@ -48,6 +53,42 @@ TITLE_WORDS = (ROLE_WORDS | {"the"}) - ADDRESSED_AFTER - TOPIC_AFTER
 ROLE_IN_TITLE = re.compile(
     r"\b(?P<role>(?:Principal\s+)?(?:Deputy\s+)?Press\s+Secretary|Spokes(?:person|man|woman))"
     r"\s+(?P<name>[A-Z][\w'’.-]+(?:\s+[A-Z][\w'’.-]+){1,3})"
+)
+# Where a title introduces people: "Press Briefing by Press Secretary Jen Psaki and National Security Advisor
+# Jake Sullivan, June 7, 2021" has one person between each "by", "and", "with" and comma.
+TITLE_SEGMENTS = re.compile(r"\s*[,;&]\s*(?:and\s+)?|\s+(?:and|by|with)\s+")
+INITIAL = re.compile(r"[A-Z]\.")
+# Words that make a title's words before a name an office ("Secretary of Energy", "National Security Advisor").
+OFFICES = frozenset(
+    [
+        "secretary",
+        "advisor",
+        "adviser",
+        "director",
+        "envoy",
+        "administrator",
+        "coordinator",
+        "chair",
+        "chairman",
+        "chairwoman",
+        "spokesperson",
+        "spokesman",
+        "spokeswoman",
+        "ambassador",
+        "general",
+        "counselor",
+        "counsellor",
+        "commissioner",
+        "representative",
+        "minister",
+        "president",
+        "governor",
+        "mayor",
+        "officer",
+        "surgeon",
+        "attorney",
+        "chief",
+    ]
 )
 # Verbs of speaking: "What did Psaki say on 4 March?" asks about nothing but who and when.
 SPEECH_WORDS = frozenset(
@@ -137,6 +178,12 @@ class Steering:
         return ", ".join(self.named)
 
 
+def asks_about_reporters(question: str) -> bool:
+    """Whether a question asks what a reporter asked or said ("Which reporter question…", "what did he ask
+    Psaki?", "Which outlet…"). Other questions are answered by the officials, not by reporters' turns."""
+    return ABOUT_REPORTERS.search(question) is not None
+
+
 class Steerer:
     """Reads people and dates in questions against one collection's speakers, titles and dates."""
 
@@ -165,12 +212,22 @@ class Steerer:
         self.roles: dict[str, tuple[str, tuple[str, ...]]] = {}
         for title in titles:
             for found in ROLE_IN_TITLE.finditer(title or ""):
-                role = " ".join(found["role"].split()).casefold()
                 # the name ends at a possessive: "Spokesperson Zhao Lijian's Regular Press Conference"
                 name_words = re.split(r"['’]s\b", found["name"])[0].split()
-                person = self.aliases.get(name_words[-1].casefold())
-                if person and person[0]:
-                    self.roles.setdefault(role, person)
+                self._add_role(found["role"], self.aliases.get(name_words[-1].casefold()))
+            for role, person in _offices_in_title(title or "", self.aliases):
+                self._add_role(role, person)
+
+    def _add_role(self, role: str, person: tuple[str, tuple[str, ...]] | None) -> None:
+        """Record that a title calls `person` by `role` ("national security advisor"), under each way a question
+        may say it ("secretary of energy", "energy secretary"). A role two people hold steers nowhere."""
+        if not person or not person[0]:
+            return
+        for said in _role_forms(" ".join(role.split()).casefold()):
+            if said in self.roles and self.roles[said][0] != person[0]:
+                self.roles[said] = ("", ())
+            else:
+                self.roles[said] = person
 
     def read(self, question: str) -> Steering:
         """The people and dates the question names; an empty Steering when it names none it can place.
@@ -185,6 +242,8 @@ class Steerer:
         listeners, listener_values = [], []  # people spoken to, and their speaker values
         for role, (name, values) in sorted(self.roles.items(), key=lambda item: -len(item[0])):
             found = re.search(rf"\bthe\s+{re.escape(role)}\b", question, re.IGNORECASE)
+            if found and not name:
+                break  # a role two people hold ("the press secretary" across two years) names neither
             if found:
                 position = _position(question, found.start())
                 if position != "topic":
@@ -275,6 +334,39 @@ class Steerer:
                 return None, None, None, found.span()  # "31 February": not a day, so not a restriction
             return f"{year}-01-01", f"{year}-12-31", str(year), found.span()
         return None, None, None, (0, 0)
+
+
+def _offices_in_title(title: str, aliases: dict[str, tuple[str, tuple[str, ...]]]) -> list[tuple[str, tuple]]:
+    """(role, person) for each known person (`aliases`: surname -> person) a title introduces by an office of
+    two words or more: "Press Briefing by Press Secretary Jen Psaki and National Security Advisor Jake
+    Sullivan" gives "National Security Advisor" for Jake Sullivan; "... Secretary of Energy Jennifer
+    Granholm" "Secretary of Energy". One-word offices ("President Biden") are left out: "the President"
+    names no speaker."""
+    found = []
+    for segment in TITLE_SEGMENTS.split(title):
+        words = segment.split()
+        person = aliases.get(words[-1].strip(".,").casefold()) if words else None
+        if not person or not person[0]:
+            continue
+        name_words = {w.strip(".,").casefold() for value in (person[0], *person[1]) for w in value.split()}
+        while words and (words[-1].strip(".,").casefold() in name_words or INITIAL.fullmatch(words[-1])):
+            words.pop()
+        if words and words[-1].endswith(".") and words[-1].casefold().strip(".") in HONORIFICS:
+            words.pop()  # "Chief Medical Advisor Dr. Anthony Fauci"
+        capitalised = all(w[:1].isupper() or w in ("of", "the", "for", "on") for w in words)
+        if len(words) >= 2 and capitalised and OFFICES & {w.casefold() for w in words}:
+            found.append((" ".join(words), person))
+    return found
+
+
+def _role_forms(role: str) -> set[str]:
+    """The ways a question may say a role: "secretary of energy" is also "energy secretary"; "director of the
+    national economic council" also "national economic council director"."""
+    forms = {role}
+    inverted = re.fullmatch(r"(?P<office>.+?)\s+of\s+(?:the\s+)?(?P<what>.+)", role)
+    if inverted:
+        forms.add(f"{inverted['what']} {inverted['office']}")
+    return forms
 
 
 def _aliases(name: str, values: tuple[str, ...]) -> set[str]:

@@ -177,6 +177,23 @@ def test_a_passage_below_the_model_threshold_is_a_match_only_by_its_cosine(real_
 
 
 @pytest.mark.integration
+def test_a_reporter_turn_answers_only_a_question_about_what_reporters_asked(real_engine):
+    # China Daily's question and Zhao Lijian's answer both say "nearly 1,000 Chinese and foreign NGOs"; the
+    # model gives both 0.95. Asked for the fact, the official's turn answers and the reporter's is shown
+    # below it, not as a match; asked what the reporter said, the reporter's turn answers.
+    fact = real_engine.ask("How many NGOs sent a co-signed letter to Bachelet?", top_k=3)
+    assert fact.answered
+    assert fact.quotes[0].speaker == "Zhao Lijian" and fact.quotes[0].matched_by == "model"
+    reporter = [q for q in fact.quotes if q.speaker == "China Daily"]
+    assert reporter and all(not q.is_match for q in reporter)
+    asked = real_engine.ask("How many NGOs did the reporter say sent a co-signed letter to Bachelet?", top_k=3)
+    assert asked.answered
+    assert asked.quotes[0].speaker == "China Daily" and asked.quotes[0].matched_by == "model"
+    unranked = real_engine.ask("How many NGOs sent a co-signed letter to Bachelet?", top_k=3, mode="hybrid")
+    assert unranked.quotes[0].speaker == "China Daily"  # the hybrid order is today's: the reporter first
+
+
+@pytest.mark.integration
 def test_done_when_the_journalist_question_quotes_the_china_daily_turn(real_engine):
     # Reached by steering, not by the model (which gives the turn 6%): "the journalist" restricts the
     # search to the reporters' turns, a question about nothing else is answered by whatever they said,
@@ -188,7 +205,6 @@ def test_done_when_the_journalist_question_quotes_the_china_daily_turn(real_engi
     assert top.highlight == "What is China’s comment?"
 
 
-@pytest.mark.integration
 @pytest.mark.integration
 def test_done_when_the_xinjiang_issues_sentence_is_first_and_highlighted(real_engine):
     # The model alone prefers the sentence before (0.75 against -0.32 logits): it reads "They are about

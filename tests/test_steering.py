@@ -11,7 +11,7 @@ import pytest
 from assistant.config import Settings
 from assistant.engine import QuoteEngine
 from assistant.index import ingest
-from assistant.steering import Steerer
+from assistant.steering import Steerer, asks_about_reporters
 
 TRANSCRIPTS = Path(__file__).resolve().parent / "data" / "transcripts"
 PEOPLE = {
@@ -130,6 +130,74 @@ def test_a_question_about_nothing_but_who_and_when_is_told_apart(steerer, questi
 )
 def test_what_is_searched_within_the_restriction_leaves_out_the_names_and_dates_that_made_it(steerer, question, rest):
     assert steerer.read(question).rest == rest
+
+
+@pytest.mark.parametrize(
+    ("question", "about_reporters"),
+    [
+        ("Which reporter question raised the border?", True),
+        ("What did the journalist ask the spokesperson?", True),
+        ("Which outlet asked about the NGO letter?", True),
+        ("How did Zeke frame his question to Psaki?", True),
+        ("What criticism of HUD did a correspondent quote to Marcia Fudge?", True),
+        ("How did withdrawn ATF nominee David Chipman describe his experience, as quoted to Psaki?", True),
+        ("What was the Justice Department told to do about private prison contracts?", False),
+        ("How many NGOs sent a co-signed letter to Bachelet?", False),
+        ("According to China Daily, how many NGOs wrote?", False),  # named as a speaker: steering's part
+    ],
+)
+def test_a_question_about_what_reporters_asked_is_told_apart(question, about_reporters):
+    assert asks_about_reporters(question) is about_reporters
+
+
+#: Titles as the 2021 briefings write them (../shared/data/whitehouse-briefings-2021), Markdown escapes undone.
+OFFICE_TITLES = [
+    "Press Briefing by Press Secretary Jen Psaki and National Security Advisor Jake Sullivan, June 7, 2021",
+    "Press Briefing by Press Secretary Jen Psaki and Secretary of Homeland Security Alejandro Mayorkas, March 1, 2021",
+    "Press Briefing by Press Secretary Jen Psaki, Secretary of Energy Jennifer Granholm, and Director of the "
+    "National Economic Council Brian Deese, November 23, 2021",
+    "Press Briefing by White House COVID-19 Response Team and Public Health Officials and Chief Medical Advisor "
+    "Dr. Anthony Fauci",
+    "Remarks by President Biden and Prime Minister Morrison of Australia Before Bilateral Meeting",
+]
+OFFICE_PEOPLE = {
+    "Jen Psaki": ("Jen Psaki", "MS. PSAKI"),
+    "Jake Sullivan": ("Jake Sullivan", "MR. SULLIVAN"),
+    "Alejandro Mayorkas": ("Alejandro Mayorkas", "SECRETARY MAYORKAS"),
+    "Jennifer Granholm": ("Jennifer Granholm", "SECRETARY GRANHOLM"),
+    "Brian Deese": ("Brian Deese", "MR. DEESE"),
+    "Anthony Fauci": ("Anthony Fauci", "DR. FAUCI"),
+    "Joe Biden": ("THE PRESIDENT",),
+}
+
+
+@pytest.mark.parametrize(
+    ("question", "named"),
+    [
+        ("Did the national security advisor view meeting Putin as a concession?", ("Jake Sullivan",)),
+        ("What was the homeland security secretary's message to migrants?", ("Alejandro Mayorkas",)),
+        ("What did the Secretary of Homeland Security say about the border?", ("Alejandro Mayorkas",)),
+        ("What did the energy secretary say about gas prices?", ("Jennifer Granholm",)),
+        ("What did the director of the National Economic Council say about inflation?", ("Brian Deese",)),
+        ("What did the national economic council director say about inflation?", ("Brian Deese",)),
+        ("How long did the chief medical advisor expect the tests to take?", ("Anthony Fauci",)),
+        ("What did a reporter ask the energy secretary?", ("reporters", "in documents where Jennifer Granholm speaks")),
+        # a one-word office names nobody: "the President" is talked about in most briefings
+        ("What did the President sign?", ()),
+        ("What did the prime minister say?", ()),
+    ],
+)
+def test_an_office_a_title_gives_a_person_steers_to_them(question, named):
+    steerer = Steerer(OFFICE_PEOPLE, OFFICE_TITLES, DATES_2021)
+    assert steerer.read(question).named == named
+
+
+def test_an_office_two_people_hold_steers_to_neither():
+    titles = ["Press Briefing by Press Secretary Jen Psaki", "Press Briefing by Press Secretary Karine Jean-Pierre"]
+    people = {"Jen Psaki": ("MS. PSAKI",), "Karine Jean-Pierre": ("MS. JEAN-PIERRE",)}
+    steerer = Steerer(people, titles, DATES_2021)
+    assert not steerer.read("What did the press secretary say about masks?").active
+    assert steerer.read("What did Psaki say about masks?").named == ("Jen Psaki",)
 
 
 def test_reporters_are_the_questioners_the_index_names():
