@@ -268,8 +268,8 @@ class Searcher:
 
         mode None is "reranked" when a reranker is loaded, else "hybrid". `reporters` are the speaker
         values of reporters' turns when the question does not ask what a reporter asked: in mode
-        "reranked" their turns rank below the officials' (REPORTER_PENALTY) and answer nothing unless they
-        hold a quoted phrase, since a reporter's account is not the source's statement. Raises ValueError
+        "reranked" their turns rank below the officials' (REPORTER_PENALTY): a reporter's account is not the
+        source's statement, though it may still answer, cited to the reporter. Raises ValueError
         for a top_k outside 1..100, an unknown mode, or "reranked" without a reranker.
         """
         if not 1 <= top_k <= 100:
@@ -325,7 +325,7 @@ class Searcher:
         A passage is a match when the model's probability reaches its threshold, or, as in hybrid mode, its
         cosine reaches `cosine_floor`: on real collections the model alone declined most answerable
         questions (README, "The question–passage model"), so either signal may answer. A turn of one of
-        `reporters` ranks REPORTER_PENALTY logits lower and is a match only by a quoted phrase.
+        `reporters` ranks REPORTER_PENALTY logits lower.
         """
         if not candidates:
             return []
@@ -335,13 +335,10 @@ class Searcher:
         for number, hit in enumerate(candidates):
             logit = float(logits[number])
             probability = float(probabilities[number])
-            answers = hit.passage.speaker not in reporters
             matched_by = _matched_by(
-                phrase_matched,
-                answers and probability >= self.reranker.threshold,
-                answers and hit.relevance >= cosine_floor,
+                phrase_matched, probability >= self.reranker.threshold, hit.relevance >= cosine_floor
             )
-            if not answers:
+            if hit.passage.speaker in reporters:
                 logit -= REPORTER_PENALTY
             reranked.append(
                 replace(
