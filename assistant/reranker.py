@@ -31,8 +31,11 @@ class RerankerSettings:
     """What reranker.json records about a model.
 
     Calibration: probability = sigmoid(scale * logit + bias). `threshold`: the probability from
-    which a sentence answers. `hybrid_weight`: how much the hybrid retrieval score (about 0-1)
-    adds to the logit in the final order. All three are fitted on held-out training data
+    which a sentence answers. `collection_threshold`: the probability that best separates answerable from
+    unanswerable questions through the whole engine on held-out training collections; the engine asks for
+    it where a question names something a large collection never mentions (assistant/search.py).
+    `hybrid_weight`: how much the hybrid retrieval score (about 0-1) adds to the logit in the final order.
+    All four are fitted on held-out training data
     (training/export.py, training/fit_threshold.py).
     """
 
@@ -40,6 +43,7 @@ class RerankerSettings:
     bias: float
     threshold: float
     hybrid_weight: float = 2.0
+    collection_threshold: float | None = None
     max_tokens: int = MAX_TOKENS
     name: str = "qa-reranker"
 
@@ -71,6 +75,12 @@ class Reranker:
     @property
     def threshold(self) -> float:
         return self.settings.threshold
+
+    @property
+    def strict_threshold(self) -> float:
+        """The probability a passage needs where the question names something the collection never mentions:
+        the collection-level threshold fitted on held-out training data, never below `threshold`."""
+        return max(self.settings.threshold, self.settings.collection_threshold or self.settings.threshold)
 
     def score(self, question: str, sentences: list[str]) -> np.ndarray:
         """One logit per sentence for how well it answers the question (higher is better)."""
@@ -108,6 +118,7 @@ def _read_settings(path: Path) -> RerankerSettings:
             bias=float(raw["calibration"]["bias"]),
             threshold=float(raw["threshold"]),
             hybrid_weight=float(raw.get("hybrid_weight", 2.0)),
+            collection_threshold=_optional_float(raw.get("fitted_on", {}).get("collection_threshold")),
             max_tokens=int(raw.get("max_tokens", MAX_TOKENS)),
             name=str(raw.get("name", path.parent.name)),
         )
@@ -118,6 +129,10 @@ def _read_settings(path: Path) -> RerankerSettings:
         ) from error
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise RerankerError(f"The reranker settings file {path} is damaged or incomplete: {error}") from error
+
+
+def _optional_float(value) -> float | None:
+    return None if value is None else float(value)
 
 
 def _session(path: Path):

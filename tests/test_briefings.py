@@ -24,11 +24,11 @@ from tests.conftest import REPO
 BRIEFINGS = REPO.parent / "shared" / "data" / "whitehouse-briefings-2021"
 QUESTIONS = REPO / "tests" / "data" / "briefings" / "questions.jsonl"
 needs_briefings = pytest.mark.skipif(not BRIEFINGS.is_dir(), reason=f"no briefings at {BRIEFINGS}")
-#: Measured on this subset with the shipped model and weight (README, "Measured quality"): 70 of 104
-#: answers first (hybrid 60) and 86 in the top 3, every found answer's speaker right. Runs on fresh
+#: Measured on this subset with the shipped model and weight (README, "Measured quality"): 72 of 104
+#: answers first (hybrid 64) and 89 in the top 3, every found answer's speaker right. Runs on fresh
 #: indexes have differed by up to 3 questions, so the floors leave that much slack. The issue's targets
 #: (0.80, 0.90) are not met.
-FLOORS = {"top1": 0.66, "top3": 0.79, "speaker": 0.99}  # measured 0.683, 0.827, 1.000
+FLOORS = {"top1": 0.66, "top3": 0.82, "speaker": 0.99}  # measured 0.692, 0.856, 1.000
 
 
 def test_the_set_is_large_enough():
@@ -60,15 +60,19 @@ def subset(target: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory, real_engine):
+def engine(tmp_path_factory, real_engine) -> QuoteEngine:
     root = tmp_path_factory.mktemp("briefings")
     corpus = subset(root / "corpus")
-    engine = QuoteEngine.open(
+    return QuoteEngine.open(
         Settings(corpus_dir=corpus, index_dir=root / "index"),
         embedder=real_engine.embedder,
         reranker=real_engine.reranker,
         build=True,
     )
+
+
+@pytest.fixture(scope="module")
+def report(engine):
     return evaluate_labelled(engine, load_labelled(QUESTIONS), modes=["reranked", "hybrid"])
 
 
@@ -81,3 +85,41 @@ def test_briefings_quality_and_attribution_do_not_regress(report):
     assert reranked["speaker"] >= FLOORS["speaker"]
     assert hybrid["speaker"] >= FLOORS["speaker"]
     assert reranked["top1"] >= hybrid["top1"] and reranked["top3"] >= hybrid["top3"]
+
+
+@needs_briefings
+@pytest.mark.integration
+def test_declining_does_not_regress(report):
+    # Measured 6 of 19 declined, 2 answerable ones declined (README): a question word the 24,813-passage
+    # collection never uses asks for the model's collection threshold. The target (10 of 12) is not met.
+    reranked = report["modes"]["reranked"]
+    assert int(reranked["unanswerable_declined"].split(" of ")[0]) >= 5
+    assert reranked["answerable_declined"] <= 3
+
+
+@needs_briefings
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    "question",
+    [
+        "How do I make a sourdough starter from scratch?",  # the model gives "starting from scratch" 0.49
+        "Who won the men's singles title at Wimbledon in 2021?",
+    ],
+)
+def test_a_question_about_what_a_year_of_briefings_never_mentions_is_declined(engine, question):
+    assert engine.index.size >= 10_000
+    answer = engine.ask(question, top_k=5)
+    assert not answer.answered and answer.quotes and not any(q.is_match for q in answer.quotes)
+
+
+@needs_briefings
+@pytest.mark.integration
+def test_only_a_word_a_large_collection_never_uses_asks_for_the_stricter_threshold(engine, real_engine):
+    from assistant.search import parse_question
+
+    # "scratch" and "starter" occur in the briefings; "sourdough" never does.
+    assert engine.searcher._names_the_unknown(parse_question("How do I make a sourdough starter from scratch?"))
+    assert not engine.searcher._names_the_unknown(parse_question("How do I make a starter from scratch?"))
+    assert not engine.searcher._names_the_unknown(parse_question('Did anyone say "sourdough starter"?'))
+    # In the 16-passage seed collection most answerable questions hold such a word: the rule does not apply.
+    assert not real_engine.searcher._names_the_unknown(parse_question("What is the capital of Australia?"))

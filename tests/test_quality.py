@@ -74,8 +74,8 @@ def test_heldout_quality_does_not_regress_and_beats_both_baselines(heldout_repor
 def test_reranked_quality_does_not_regress_and_beats_hybrid_on_both_sets(report, heldout_report):
     """Floors for the shipped question–sentence model: the values measured when it was shipped (its MODEL_CARD)."""
     seed, heldout = report["modes"]["reranked"], heldout_report["modes"]["reranked"]
-    assert seed["top1"] >= 0.71  # 35 of 49 (hybrid 32): "the journalist" steers to the reporter's turn
-    assert seed["top3"] >= 0.87  # 43 of 49
+    assert seed["top1"] >= 0.73  # 36 of 49 (hybrid 32): "the journalist" steers to the reporter's turn
+    assert seed["top3"] >= 0.89  # 44 of 49: Zhao Lijian's answer above China Daily's question
     assert seed["highlight"] >= 0.87  # 43 of 49 (40 before a continuing sentence joined the highlight)
     assert heldout["top1"] >= 0.875  # 42 of 48 (hybrid 41)
     assert heldout["top3"] >= 0.97  # 47 of 48 (hybrid 45)

@@ -122,6 +122,17 @@ def test_a_missing_folder_is_named(tmp_path):
         Reranker(tmp_path / "nowhere")
 
 
+def test_the_strict_threshold_is_the_collection_threshold_fitted_on_held_out_training_data(tmp_path):
+    shipped = Reranker(DEFAULT_RERANKER)
+    recorded = json.loads((DEFAULT_RERANKER / SETTINGS_FILE).read_text())["fitted_on"]["collection_threshold"]
+    assert shipped.strict_threshold == recorded > shipped.threshold
+    folder = _copy(tmp_path)  # another model folder without one: the plain threshold
+    settings = json.loads((folder / SETTINGS_FILE).read_text())
+    del settings["fitted_on"]
+    (folder / SETTINGS_FILE).write_text(json.dumps(settings))
+    assert Reranker(folder).strict_threshold == Reranker(folder).threshold
+
+
 def test_a_bad_threshold_override_is_refused():
     with pytest.raises(RerankerError, match="between 0 and 1"):
         Reranker(DEFAULT_RERANKER, threshold=1.5)

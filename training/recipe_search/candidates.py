@@ -30,9 +30,9 @@ def main(argv=None) -> None:
     seen: list[dict] = []
     rerank = search.Searcher._rerank
 
-    def spy(self, question, candidates, phrase_matched, cosine_floor, **options):
+    def spy(self, question, candidates, phrase_matched, cosine_floor, *more, **options):
         seen.append({"phrase": phrase_matched, "floor": cosine_floor, "hits": candidates})
-        return rerank(self, question, candidates, phrase_matched, cosine_floor, **options)
+        return rerank(self, question, candidates, phrase_matched, cosine_floor, *more, **options)
 
     search.Searcher._rerank = spy
     engine = None
