@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import itertools
 import logging
 import re
 import threading
@@ -437,7 +438,7 @@ def search_everything(number: int) -> None:
 
 
 def show_answer(answer: Answer, context: tuple[tuple[Passage | None, Passage | None], ...], scope: str | None) -> None:
-    """The summary line, the matching quotes, then the closest or weaker passages collapsed and marked.
+    """The summary line, the quotes down to the last match, then the closest or weaker passages collapsed.
 
     `context` holds the (before, after) neighbours of each quote, in the order of `answer.quotes`.
     """
@@ -449,14 +450,17 @@ def show_answer(answer: Answer, context: tuple[tuple[Passage | None, Passage | N
         notes.append(scope)
     for note in notes:
         st.caption(markdown_escape(note))
-    matches = [quote for quote in answer.quotes if quote.is_match]
-    others = [quote for quote in answer.quotes if not quote.is_match]
+    # In the engine's order, the best first, down to the last match: a passage ranked above a match stays
+    # above it, marked as not a match; the passages after the last match fold away below.
+    last = max((i for i, quote in enumerate(answer.quotes) if quote.is_match), default=-1) if answer.answered else -1
+    shown, others = answer.quotes[: last + 1], answer.quotes[last + 1 :]
     if answer.answered:
         st.markdown(f"**{markdown_escape(answer.summary)}**")
     else:
         st.markdown(markdown_escape(answer.message or NOT_FOUND))
-    for number, quote in enumerate(matches, start=1):
-        show_quote(quote, neighbours[quote], number)
+    numbers = itertools.count(1)
+    for quote in shown:
+        show_quote(quote, neighbours[quote], next(numbers) if quote.is_match else None)
     if others:
         title = "Closest passages" if not answer.answered else "Weaker passages"
         with st.expander(f"{title} ({len(others)}), not a match", expanded=False):

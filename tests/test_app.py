@@ -677,6 +677,22 @@ def test_done_when_terrorism_question_quotes_the_note_and_links_to_it(real_corpu
 
 
 @pytest.mark.integration
+def test_quotes_are_shown_in_the_engines_order_down_to_the_last_match(real_corpus: Path, real_engine) -> None:
+    # The model ranks the passage on "harmony among ethnic groups" first but doubts it (19%, cosine under the
+    # threshold), and the one after it is a match by meaning. The chat keeps the engine's order, as the CLI,
+    # the JSON and the export do: the best-ranked passage first, marked as not a match.
+    question = "What does the note say about relations between ethnic groups?"
+    at = ask(start_app(), question)
+    engine_order = real_engine.ask(question, top_k=5).quotes  # the seed corpus too: the same offsets
+    last = max(i for i, q in enumerate(engine_order) if q.is_match)
+    assert not engine_order[0].is_match and last >= 1
+    cards = quotes_html(at)
+    shown = [passage for card in cards[: last + 1] for passage in shown_passages(card)]
+    assert [(p.start, p.end) for p in shown] == [(q.start, q.end) for q in engine_order[: last + 1]]
+    assert "Not a match" in cards[0] and "Not a match" not in cards[last]
+
+
+@pytest.mark.integration
 def test_real_follow_up_not_found_and_verbatim(real_corpus: Path) -> None:
     at = ask(start_app(), "What did Zhao Lijian say about the assessment?")
     ask(at, "And what did the NGOs ask for?")
