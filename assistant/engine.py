@@ -275,7 +275,7 @@ class QuoteEngine:
         return result, None, note
 
     def _reporters(self, question: str, steering: Steering) -> tuple[str, ...]:
-        """The speaker values of reporters' turns, to rank below the officials' and answer nothing; none when
+        """The speaker values of reporters' turns, to rank below the officials' (they may still answer); none when
         the question asks what a reporter asked, or names one of them as its speaker ("According to China
         Daily")."""
         reporters = self.steerer.reporter_values

@@ -302,8 +302,10 @@ class Searcher:
             return SearchResult(question, reason="No passage shares a word with the question.", mode=mode)
         if mode == "reranked":
             candidates = self._select(fused, query_vector, max(RERANK_DEPTH, top_k), dense, keyword, False)
-            strict = self._names_the_unknown(question)
-            cosine_floor = CONFIDENT_RELEVANCE if strict or self._mostly_unknown_words(question) else self.threshold
+            unknown = self._unknown_words(question)
+            strict = self._names_the_unknown(question, unknown)
+            confident = strict or self._mostly_unknown_words(question, unknown)
+            cosine_floor = CONFIDENT_RELEVANCE if confident else self.threshold
             model_floor = self.reranker.strict_threshold if strict else self.reranker.threshold
             phrase_matched = bool(question.phrases)
             reporters = frozenset(reporters)
@@ -429,20 +431,24 @@ class Searcher:
         ]
         return sorted(fused, key=lambda item: -item[1])
 
-    def _names_the_unknown(self, question: Question) -> bool:
-        """True when a large collection (LARGE_COLLECTION) never uses one of the question's content words and the
-        question quotes no phrase."""
+    def _names_the_unknown(self, question: Question, unknown: int | None = None) -> bool:
+        """True when a large collection (LARGE_COLLECTION) never uses one of the question's content words
+        (`unknown` of them, counted by `_unknown_words` when not given) and the question quotes no phrase."""
         if question.phrases or self.index.size < LARGE_COLLECTION:
             return False
-        return any(not self.index.keywords.knows(term) for term in question.terms)
+        return (self._unknown_words(question) if unknown is None else unknown) > 0
 
-    def _mostly_unknown_words(self, question: Question) -> bool:
+    def _mostly_unknown_words(self, question: Question, unknown: int | None = None) -> bool:
         """True when at least UNKNOWN_WORDS_SHARE of the question's content words occur nowhere in the corpus."""
         terms = question.terms
         if not terms:
             return False
-        unknown = sum(not self.index.keywords.knows(term) for term in terms)
+        unknown = self._unknown_words(question) if unknown is None else unknown
         return unknown / len(terms) >= UNKNOWN_WORDS_SHARE
+
+    def _unknown_words(self, question: Question) -> int:
+        """How many of the question's content words occur nowhere in the corpus."""
+        return sum(not self.index.keywords.knows(term) for term in question.terms)
 
     def _allowed_ids(self, filters: Filters, phrases: tuple[str, ...]) -> np.ndarray | None:
         """Passage ids the filters and phrases allow; None when nothing restricts the search."""
