@@ -361,11 +361,17 @@ def _offices_in_title(title: str, aliases: dict[str, tuple[str, tuple[str, ...]]
 
 def _role_forms(role: str) -> set[str]:
     """The ways a question may say a role: "secretary of energy" is also "energy secretary"; "director of the
-    national economic council" also "national economic council director"."""
+    national economic council" also "national economic council director" and "nec director"; "secretary of
+    homeland security" also "dhs secretary" (the department's initials). Initials shorter than three letters
+    are left out: too many words are two letters long."""
     forms = {role}
     inverted = re.fullmatch(r"(?P<office>.+?)\s+of\s+(?:the\s+)?(?P<what>.+)", role)
     if inverted:
         forms.add(f"{inverted['what']} {inverted['office']}")
+        initials = "".join(w[0] for w in inverted["what"].split() if w not in ("and", "of", "the", "for", "on", "&"))
+        for short in (initials, "d" + initials):
+            if len(short) >= 3:
+                forms.add(f"{short} {inverted['office']}")
     return forms
 
 

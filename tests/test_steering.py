@@ -180,6 +180,9 @@ OFFICE_PEOPLE = {
         ("What did the energy secretary say about gas prices?", ("Jennifer Granholm",)),
         ("What did the director of the National Economic Council say about inflation?", ("Brian Deese",)),
         ("What did the national economic council director say about inflation?", ("Brian Deese",)),
+        # a department's initials: "the DHS secretary", "the NEC director"
+        ("What was the DHS secretary's message to migrants?", ("Alejandro Mayorkas",)),
+        ("What did the NEC director say about inflation?", ("Brian Deese",)),
         ("How long did the chief medical advisor expect the tests to take?", ("Anthony Fauci",)),
         ("What did a reporter ask the energy secretary?", ("reporters", "in documents where Jennifer Granholm speaks")),
         # a one-word office names nobody: "the President" is talked about in most briefings
@@ -190,6 +193,12 @@ OFFICE_PEOPLE = {
 def test_an_office_a_title_gives_a_person_steers_to_them(question, named):
     steerer = Steerer(OFFICE_PEOPLE, OFFICE_TITLES, DATES_2021)
     assert steerer.read(question).named == named
+
+
+def test_initials_of_fewer_than_three_letters_name_no_office():
+    steerer = Steerer(OFFICE_PEOPLE, OFFICE_TITLES, DATES_2021)
+    assert "dhs secretary" in steerer.roles and "hs secretary" not in steerer.roles
+    assert not any(role.startswith(("e ", "de ")) for role in steerer.roles)  # "Secretary of Energy": no "DE"
 
 
 def test_an_office_two_people_hold_steers_to_neither():
