@@ -36,7 +36,8 @@ class RerankerSettings:
     it where a question names something a large collection never mentions (assistant/search.py).
     `hybrid_weight`: how much the hybrid retrieval score (about 0-1) adds to the logit in the final order.
     All four are fitted on held-out training data
-    (training/export.py, training/fit_threshold.py).
+    (training/export.py, training/fit_threshold.py). `context`: "previous" for a model trained to read
+    each sentence with the one before it in its passage (assistant/pairs.py), else "none".
     """
 
     scale: float
@@ -46,6 +47,7 @@ class RerankerSettings:
     collection_threshold: float | None = None
     max_tokens: int = MAX_TOKENS
     name: str = "qa-reranker"
+    context: str = "none"
 
 
 class Reranker:
@@ -82,15 +84,31 @@ class Reranker:
         the collection-level threshold fitted on held-out training data, never below `threshold`."""
         return max(self.settings.threshold, self.settings.collection_threshold or self.settings.threshold)
 
-    def score(self, question: str, sentences: list[str]) -> np.ndarray:
-        """One logit per sentence for how well it answers the question (higher is better)."""
+    @property
+    def reads_context(self) -> bool:
+        """Whether the model reads each sentence with the one before it (pass `previous` to `score`)."""
+        return self.settings.context == "previous"
+
+    def score(self, question: str, sentences: list[str], previous: list[str] | None = None) -> np.ndarray:
+        """One logit per sentence for how well it answers the question (higher is better).
+
+        `previous`: the sentence before each one in its passage ("" for none); read only by a model
+        trained with it (`reads_context`), ignored otherwise.
+        """
         if not sentences:
             return np.zeros(0, dtype=np.float32)
-        order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
+        contexts = list(previous) if self.reads_context and previous is not None else None
+        size = [len(s) + (len(contexts[i]) if contexts else 0) for i, s in enumerate(sentences)]
+        order = sorted(range(len(sentences)), key=lambda i: size[i])
         logits = np.empty(len(sentences), dtype=np.float32)
         for offset in range(0, len(order), BATCH):
             chunk = order[offset : offset + BATCH]
-            inputs = encode_pairs(self._tokenizer, [question] * len(chunk), [sentences[i] for i in chunk])
+            inputs = encode_pairs(
+                self._tokenizer,
+                [question] * len(chunk),
+                [sentences[i] for i in chunk],
+                [contexts[i] for i in chunk] if contexts else None,
+            )
             feeds = {name: value for name, value in inputs.items() if name in self._inputs}
             with self._lock:  # one run at a time: both cores go to it
                 output = self._session.run(None, feeds)[0]
@@ -121,6 +139,7 @@ def _read_settings(path: Path) -> RerankerSettings:
             collection_threshold=_optional_float(raw.get("fitted_on", {}).get("collection_threshold")),
             max_tokens=int(raw.get("max_tokens", MAX_TOKENS)),
             name=str(raw.get("name", path.parent.name)),
+            context=_context(raw.get("context", "none")),
         )
     except FileNotFoundError as error:
         raise RerankerError(
@@ -129,6 +148,12 @@ def _read_settings(path: Path) -> RerankerSettings:
         ) from error
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise RerankerError(f"The reranker settings file {path} is damaged or incomplete: {error}") from error
+
+
+def _context(value) -> str:
+    if value not in ("none", "previous"):
+        raise ValueError(f"context must be 'none' or 'previous', not {value!r}")
+    return value
 
 
 def _optional_float(value) -> float | None:

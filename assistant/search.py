@@ -222,15 +222,17 @@ def best_sentences(reranker, question: str, passages: list[Passage]) -> tuple[np
     next sentence when that continues it: CONTINUES).
 
     Every sentence of every passage (a passage without sentences counts as one) is scored in one call,
-    so the model batches them together. Used by the reranked search and by training/fit_threshold.py.
+    so the model batches them together; each goes with the sentence before it in its passage, which a
+    model trained with context reads. Used by the reranked search and by training/fit_threshold.py.
     """
-    owners, spans, texts = [], [], []
+    owners, spans, texts, previous = [], [], [], []
     for number, passage in enumerate(passages):
-        for span in passage.sentences or (Span(passage.start, passage.end),):
+        for place, span in enumerate(passage.sentences or (Span(passage.start, passage.end),)):
             owners.append(number)
             spans.append(span)
+            previous.append(texts[-1] if place else "")
             texts.append(passage.text[span.start - passage.start : span.end - passage.start])
-    logits = reranker.score(question, texts)
+    logits = reranker.score(question, texts, previous)
     best: dict[int, int] = {}
     for position, owner in enumerate(owners):
         if owner not in best or logits[position] > logits[best[owner]]:

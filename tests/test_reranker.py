@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from assistant.config import DEFAULT_RERANKER, Settings
 from assistant.engine import QuoteEngine
 from assistant.errors import RerankerError
+from assistant.pairs import with_context
 from assistant.reranker import MODEL_FILE, SETTINGS_FILE, Reranker, load_reranker
 
 TRANSCRIPTS = Path(__file__).resolve().parent / "data" / "transcripts"
@@ -131,6 +132,34 @@ def test_the_strict_threshold_is_the_collection_threshold_fitted_on_held_out_tra
     del settings["fitted_on"]
     (folder / SETTINGS_FILE).write_text(json.dumps(settings))
     assert Reranker(folder).strict_threshold == Reranker(folder).threshold
+
+
+def test_a_model_trained_with_context_reads_the_previous_sentence_and_the_shipped_one_does_not(tmp_path, shipped):
+    question, sentence, previous = (
+        "What are the Xinjiang issues really about?",
+        "They are about countering violent terrorism, radicalization and separatism.",
+        "The issues related to Xinjiang are not about human rights.",
+    )
+    assert not shipped.reads_context  # reranker.json without "context": the sentence alone
+    assert shipped.score(question, [sentence], [previous]) == pytest.approx(shipped.score(question, [sentence]), abs=0)
+    folder = _copy(tmp_path)
+    settings = json.loads((folder / SETTINGS_FILE).read_text())
+    (folder / SETTINGS_FILE).write_text(json.dumps(settings | {"context": "previous"}))
+    reading = Reranker(folder)
+    assert reading.reads_context
+    # Its input is exactly the sentence, [SEP], the previous one (assistant/pairs.py), and none without one.
+    read = reading.score(question, [sentence], [previous])[0]
+    assert read == pytest.approx(shipped.score(question, [with_context(sentence, previous)])[0], abs=0)
+    assert reading.score(question, [sentence], [""])[0] == pytest.approx(shipped.score(question, [sentence])[0], abs=0)
+    assert read != pytest.approx(shipped.score(question, [sentence])[0], abs=1e-3)
+
+
+def test_an_unknown_context_setting_is_named(tmp_path):
+    folder = _copy(tmp_path)
+    settings = json.loads((folder / SETTINGS_FILE).read_text())
+    (folder / SETTINGS_FILE).write_text(json.dumps(settings | {"context": "paragraph"}))
+    with pytest.raises(RerankerError, match=f"{folder / SETTINGS_FILE}.*context must be 'none' or 'previous'"):
+        Reranker(folder)
 
 
 def test_a_bad_threshold_override_is_refused():

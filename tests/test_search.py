@@ -137,7 +137,7 @@ class _ScoresByText:
     def __init__(self, logits: dict[str, float]) -> None:
         self.logits = logits
 
-    def score(self, question, sentences):
+    def score(self, question, sentences, previous=None):
         import numpy as np
 
         return np.array([self.logits[s] for s in sentences], dtype=np.float32)
@@ -171,3 +171,37 @@ def test_the_best_sentence_takes_in_the_next_when_that_continues_it(second_logit
     assert logits[0] == max(0.75, second_logit)  # the passage's score is still its best sentence's
     assert document[span.start : span.end].endswith(highlighted)
     assert passage.start <= span.start < span.end <= passage.end
+
+
+def test_each_sentence_goes_to_the_model_with_the_one_before_it_in_its_passage():
+    document = "Intro. The issues are not about rights. They are about terrorism. Other text. A second passage."
+    first = _passage(document, 7, ["The issues are not about rights.", "They are about terrorism."])
+    second = _passage(document, document.index("Other"), ["Other text.", "A second passage."])
+    seen = []
+
+    class Recording(_ScoresByText):
+        def score(self, question, sentences, previous=None):
+            seen.append((list(sentences), list(previous)))
+            return super().score(question, sentences)
+
+    reranker = Recording(
+        {
+            s: 0.0
+            for s in [
+                "The issues are not about rights.",
+                "They are about terrorism.",
+                "Other text.",
+                "A second passage.",
+            ]
+        }
+    )
+    best_sentences(reranker, "What are the issues about?", [first, second])
+    ((sentences, previous),) = seen
+    # A passage's first sentence has no context (as a paragraph's first in training), not the last passage's.
+    assert previous == ["", "The issues are not about rights.", "", "Other text."]
+    assert sentences == [
+        "The issues are not about rights.",
+        "They are about terrorism.",
+        "Other text.",
+        "A second passage.",
+    ]

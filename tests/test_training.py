@@ -39,3 +39,27 @@ def test_a_checkpoint_of_another_recipe_is_refused_by_name(tmp_path):
     other = {**RECIPE_NOW, "lr": 2}
     with pytest.raises(SystemExit, match="checkpoint.pt was written by a run with other settings"):
         resume(tmp_path / "checkpoint.pt", *_parts(), "cpu", other)
+
+
+def test_every_training_sentence_carries_the_sentence_before_it_in_its_paragraph():
+    import random
+
+    from training.data import _extractive_groups, sentences_of
+
+    first = "The issues related to Xinjiang are not about human rights. They are about countering terrorism. Next."
+    second = "Xinjiang enjoys stability. Its economy grows. Tourism is booming there."
+    other = "France won the 1998 World Cup. The final was in Paris."
+    articles = [
+        ("a", [(first, [("What are the Xinjiang issues about?", first.index("They are"))]), (second, [])]),
+        ("b", [(other, [])]),
+    ]
+    (group,) = list(_extractive_groups("test", articles, random.Random(1)))
+    assert group.sentences[0] == "They are about countering terrorism." and group.labels[0] == 1
+    assert group.context_of(0) == "The issues related to Xinjiang are not about human rights."
+    previous = {}
+    for text in (first, second, other):
+        cut = [s[2] for s in sentences_of(text)]
+        previous.update({s: (cut[i - 1] if i else "") for i, s in enumerate(cut)})
+    assert len(group.contexts) == len(group.sentences) >= 3
+    for i, sentence in enumerate(group.sentences):
+        assert group.context_of(i) == previous[sentence]

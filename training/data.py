@@ -105,13 +105,21 @@ STOPWORDS = frozenset(
 
 @dataclass(frozen=True)
 class Group:
-    """One question with its candidate sentences; `labels[i]` is 1 where sentence i answers it."""
+    """One question with its candidate sentences; `labels[i]` is 1 where sentence i answers it.
+
+    `contexts[i]` is the sentence before sentence i in its paragraph ("" for a paragraph's first, and
+    for sets whose sentences come without their paragraph); a model trained with context reads it.
+    """
 
     source: str
     key: str
     question: str
     sentences: tuple[str, ...]
     labels: tuple[int, ...]
+    contexts: tuple[str, ...] = ()
+
+    def context_of(self, i: int) -> str:
+        return self.contexts[i] if self.contexts else ""
 
 
 @dataclass
@@ -176,12 +184,11 @@ def _extractive_groups(source, articles, rng, limit=None) -> Iterator[Group]:
 
     `articles` is a list of (key, [(context, [(question, answer_start)])]).
     """
-    all_sentences = [
-        (key, s[2]) for key, paragraphs in articles for context, _ in paragraphs for s in sentences_of(context)
-    ]
+    cuts = {key: [_with_previous(sentences_of(context)) for context, _ in paragraphs] for key, paragraphs in articles}
+    all_sentences = [(key, s) for key, cut in cuts.items() for sentences in cut for s in sentences]
     produced = 0
     for key, paragraphs in articles:
-        cut = [sentences_of(context) for context, _ in paragraphs]
+        cut = cuts[key]
         overlap = Overlap([s[2] for sentences in cut for s in sentences])
         for number, (_, questions) in enumerate(paragraphs):
             sentences = cut[number]
@@ -189,13 +196,13 @@ def _extractive_groups(source, articles, rng, limit=None) -> Iterator[Group]:
                 answer = [s for s in sentences if s[0] <= answer_start < s[1]]
                 if not answer:
                     continue
-                positive = answer[0][2]
-                same_paragraph = [s[2] for s in sentences if s[2] != positive]
-                elsewhere = [s[2] for other, c in enumerate(cut) if other != number for s in c]
+                positive = answer[0]
+                same_paragraph = [s for s in sentences if s[2] != positive[2]]
+                elsewhere = [s for other, c in enumerate(cut) if other != number for s in c]
                 negatives = []
                 for pool in (same_paragraph, elsewhere):
                     if pool:
-                        negatives.append(max(pool, key=lambda s: (overlap.score(question, s), rng.random())))
+                        negatives.append(max(pool, key=lambda s: (overlap.score(question, s[2]), rng.random())))
                 if same_paragraph:
                     negatives.append(rng.choice(same_paragraph))
                 while True:
@@ -203,11 +210,24 @@ def _extractive_groups(source, articles, rng, limit=None) -> Iterator[Group]:
                     if other_key != key:
                         negatives.append(other)
                         break
-                negatives = list(dict.fromkeys(n for n in negatives if n != positive))
-                yield Group(source, key, question, (positive, *negatives), (1,) + (0,) * len(negatives))
+                unique = {n[2]: n for n in negatives if n[2] != positive[2]}
+                chosen = (positive, *unique.values())
+                yield Group(
+                    source,
+                    key,
+                    question,
+                    tuple(s[2] for s in chosen),
+                    (1,) + (0,) * len(unique),
+                    tuple(s[3] for s in chosen),
+                )
                 produced += 1
                 if limit is not None and produced >= limit:
                     return
+
+
+def _with_previous(sentences: list[tuple[int, int, str]]) -> list[tuple[int, int, str, str]]:
+    """(start, end, text, previous sentence's text or "") for the sentences of one paragraph."""
+    return [(*s, sentences[i - 1][2] if i else "") for i, s in enumerate(sentences)]
 
 
 def squad_groups(path: Path, rng: random.Random, limit: int) -> Iterator[Group]:
@@ -267,16 +287,17 @@ def selqa_groups(folder: Path, rng: random.Random) -> Iterator[Group]:
             if not positives:
                 continue
             candidates = item["candidates"]
-            positive = candidates[min(positives)]
-            negatives = [c for i, c in enumerate(candidates) if i not in positives]
+            first = min(positives)
+            negatives = [i for i in range(len(candidates)) if i not in positives]
             rng.shuffle(negatives)
-            negatives = negatives[:3]
+            chosen = [first, *negatives[:3]]
             yield Group(
                 "selqa",
                 f"selqa:{item['article']}",
                 item["question"],
-                (positive, *negatives),
-                (1,) + (0,) * len(negatives),
+                tuple(candidates[i] for i in chosen),
+                (1,) + (0,) * (len(chosen) - 1),
+                tuple(candidates[i - 1] if i else "" for i in chosen),  # a section's sentences, in order
             )
 
 

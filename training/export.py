@@ -19,6 +19,7 @@ import hashlib
 import json
 import shutil
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -54,7 +55,7 @@ def main(argv=None) -> None:
     int8 = _provisional(int8_path, work / "int8")
     logits = {key: _group_logits(int8, groups) for key, groups in calibration.items()}
     scale, bias = platt(logits)
-    int8.settings = int8.settings.__class__(scale, bias, 0.5)
+    int8.settings = replace(int8.settings, scale=scale, bias=bias, threshold=0.5)
     threshold = fit_threshold(int8, logits)
     scores = {"int8": measure(int8, test, scale, bias, threshold)}
     floating = _provisional(float_path, work / "float")
@@ -116,14 +117,23 @@ def _provisional(model_file: Path, folder: Path) -> Reranker:
     """A Reranker on a model file before its calibration is known."""
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copy(model_file, folder / MODEL_FILE)
-    tokenizer = Path(model_file).parent.parent / "final" / "tokenizer.json"
-    shutil.copy(tokenizer, folder / "tokenizer.json")
-    (folder / SETTINGS_FILE).write_text(json.dumps({"calibration": {"scale": 1.0, "bias": 0.0}, "threshold": 0.5}))
+    final = Path(model_file).parent.parent / "final"
+    shutil.copy(final / "tokenizer.json", folder / "tokenizer.json")
+    settings = {"calibration": {"scale": 1.0, "bias": 0.0}, "threshold": 0.5, "context": _context(final)}
+    (folder / SETTINGS_FILE).write_text(json.dumps(settings))
     return Reranker(folder)
 
 
 def _group_logits(reranker: Reranker, groups: list[dict]) -> list[tuple[np.ndarray, np.ndarray]]:
-    return [(reranker.score(g["question"], g["sentences"]), np.array(g["labels"])) for g in groups]
+    return [
+        (reranker.score(g["question"], g["sentences"], g.get("contexts") or None), np.array(g["labels"]))
+        for g in groups
+    ]
+
+
+def _context(final: Path) -> str:
+    """What the trained model reads beside each sentence: "none", or "previous" (training/train.py --context)."""
+    return json.loads((final / "training_args.json").read_text()).get("context", "none")
 
 
 def platt(logits: dict[str, list]) -> tuple[float, float]:
@@ -164,7 +174,7 @@ def measure(reranker: Reranker, test: dict[str, list[dict]], scale: float, bias:
     """Per set and overall: sentence top-1, pair ROC AUC, and decline/answer accuracy at the threshold."""
     from sklearn.metrics import roc_auc_score
 
-    reranker.settings = reranker.settings.__class__(scale, bias, threshold)
+    reranker.settings = replace(reranker.settings, scale=scale, bias=bias, threshold=threshold)
     report, everything = {}, {}
     for source, groups in test.items():
         logits = _group_logits(reranker, groups)
@@ -202,6 +212,7 @@ def write_model(out: Path, model_file: Path, final: Path, scale, bias, threshold
         "max_tokens": int(args["max_tokens"]),
         "weights": chosen,
         "layers": int(args["layers"]),
+        "context": args.get("context", "none"),
         "sha256": hashlib.sha256((out / MODEL_FILE).read_bytes()).hexdigest(),
     }
     (out / SETTINGS_FILE).write_text(json.dumps(settings, indent=2) + "\n")

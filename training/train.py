@@ -34,7 +34,18 @@ from training.data import build  # noqa: E402
 DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "qa-train"
 CHECKPOINT_EVERY = 200
 #: The settings a checkpoint must share with the run that resumes it.
-RECIPE = ("layers", "squad_questions", "medquad_questions", "batch", "lr", "warmup", "seed", "epochs", "max_steps")
+RECIPE = (
+    "layers",
+    "squad_questions",
+    "medquad_questions",
+    "batch",
+    "lr",
+    "warmup",
+    "seed",
+    "epochs",
+    "max_steps",
+    "context",
+)
 log = logging.getLogger("train")
 
 
@@ -52,6 +63,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=1, help="passes over the pairs, each in a new shuffled order")
     parser.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0: all epochs)")
+    parser.add_argument(
+        "--context",
+        choices=("none", "previous"),
+        default="none",
+        help="'previous': the model also reads the sentence before each one (assistant/pairs.py)",
+    )
     parser.add_argument("--base", type=Path, default=None, help="base model folder (default: the bundled MiniLM)")
     parser.add_argument("--device", default="cpu", help="torch device: cpu (the reproducible recipe) or cuda")
     return parser.parse_args(argv)
@@ -74,7 +91,10 @@ def main(argv=None) -> None:
 
     splits = build(args.data, args.seed, args.squad_questions, args.medquad_questions)
     pairs = [
-        (g.question, s, y) for groups in splits.train.values() for g in groups for s, y in zip(g.sentences, g.labels)
+        (g.question, s, y, g.context_of(i))
+        for groups in splits.train.values()
+        for g in groups
+        for i, (s, y) in enumerate(zip(g.sentences, g.labels))
     ]
     order = random.Random(args.seed)
     epochs = []
@@ -102,12 +122,16 @@ def main(argv=None) -> None:
     start_step = resume(args.out / "checkpoint.pt", model, optimiser, schedule, device, recipe)
     loss_fn = torch.nn.BCEWithLogitsLoss()
     model.train()
+
+    def contexts(batch) -> list[str] | None:
+        return [b[3] for b in batch] if args.context == "previous" else None
+
     tick, running = time.time(), []
     for step in range(start_step, steps):
         batch = pairs[step * args.batch : (step + 1) * args.batch]
         inputs = {
             k: torch.from_numpy(v).to(device)
-            for k, v in encode_pairs(tokenizer, [b[0] for b in batch], [b[1] for b in batch]).items()
+            for k, v in encode_pairs(tokenizer, [b[0] for b in batch], [b[1] for b in batch], contexts(batch)).items()
         }
         labels = torch.tensor([float(b[2]) for b in batch], device=device)
         loss = loss_fn(model(**inputs).logits.squeeze(-1), labels)
