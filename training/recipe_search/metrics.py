@@ -1,4 +1,5 @@
-"""Ranking metrics on written-out engine candidates (candidates.py), for any scorer of (question, sentences).
+"""Ranking metrics on written-out engine candidates (candidates.py), for any scorer of (question, sentences,
+previous sentences): each sentence goes with the one before it in its passage, as in the engine.
 
 A passage's score is its best sentence's logit plus `weight` × its hybrid score, as in the engine.
 Per set: top-1 and top-3 (the answer's passage ranks first / in the first three), highlight (the
@@ -28,7 +29,9 @@ def metrics(records: list[dict], score, weight: float = 12.0) -> dict:
             answerable += record["answerable"]
             if not record["cands"]:
                 continue
-            logits = np.asarray(score(record["question"], [s for c in record["cands"] for s in c["sents"]]))
+            sentences = [s for c in record["cands"] for s in c["sents"]]
+            previous = [c["sents"][i - 1] if i else "" for c in record["cands"] for i in range(len(c["sents"]))]
+            logits = np.asarray(score(record["question"], sentences, previous))
             best, position = [], 0
             for candidate in record["cands"]:
                 own = logits[position : position + len(candidate["sents"])]
