@@ -58,6 +58,8 @@ ROLE_IN_TITLE = re.compile(
 # Jake Sullivan, June 7, 2021" has one person between each "by", "and", "with" and comma.
 TITLE_SEGMENTS = re.compile(r"\s*[,;&]\s*(?:and\s+)?|\s+(?:and|by|with)\s+")
 INITIAL = re.compile(r"[A-Z]\.")
+# Lower-case words inside an office's name ("Secretary of the Treasury"); they give no initial ("DHS").
+OFFICE_LINK_WORDS = frozenset(["of", "the", "for", "on"])
 # Words that make a title's words before a name an office ("Secretary of Energy", "National Security Advisor").
 OFFICES = frozenset(
     [
@@ -353,7 +355,7 @@ def _offices_in_title(title: str, aliases: dict[str, tuple[str, tuple[str, ...]]
             words.pop()
         if words and words[-1].endswith(".") and words[-1].casefold().strip(".") in HONORIFICS:
             words.pop()  # "Chief Medical Advisor Dr. Anthony Fauci"
-        capitalised = all(w[:1].isupper() or w in ("of", "the", "for", "on") for w in words)
+        capitalised = all(w[:1].isupper() or w in OFFICE_LINK_WORDS for w in words)
         if len(words) >= 2 and capitalised and OFFICES & {w.casefold() for w in words}:
             found.append((" ".join(words), person))
     return found
@@ -368,7 +370,7 @@ def _role_forms(role: str) -> set[str]:
     inverted = re.fullmatch(r"(?P<office>.+?)\s+of\s+(?:the\s+)?(?P<what>.+)", role)
     if inverted:
         forms.add(f"{inverted['what']} {inverted['office']}")
-        initials = "".join(w[0] for w in inverted["what"].split() if w not in ("and", "of", "the", "for", "on", "&"))
+        initials = "".join(w[0] for w in inverted["what"].split() if w not in OFFICE_LINK_WORDS | {"and", "&"})
         for short in (initials, "d" + initials):
             if len(short) >= 3:
                 forms.add(f"{short} {inverted['office']}")

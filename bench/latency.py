@@ -100,8 +100,8 @@ def _instrument(engine) -> dict:
     engine.index.passages = timed("fetch_passages", engine.index.passages)
     if engine.reranker is not None:
         engine.reranker.score = timed("rerank_model", engine.reranker.score)
-    if hasattr(engine.searcher, "_mostly_unknown_words"):
-        engine.searcher._mostly_unknown_words = timed("unknown_words", engine.searcher._mostly_unknown_words)
+    if hasattr(engine.searcher, "_unknown_words"):  # the one place the question's words are looked up
+        engine.searcher._unknown_words = timed("unknown_words", engine.searcher._unknown_words)
     import assistant.answer
 
     if hasattr(assistant.answer, "stem"):  # highlight scoring stems every word of every quoted sentence
