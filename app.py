@@ -24,10 +24,11 @@ from assistant.answer import Answer, Quote, plural
 from assistant.check import CheckResult
 from assistant.config import Settings
 from assistant.corpus import upload_label
+from assistant.embedding import model_label
 from assistant.engine import QuoteEngine, settings_for
-from assistant.errors import AssistantError, IndexCorruptError, QuestionError
+from assistant.errors import AssistantError, IndexCorruptError, IndexMissingError, QuestionError
 from assistant.export import NOT_FOUND, conversation_markdown, markdown_escape
-from assistant.index import DocumentInfo
+from assistant.index import DocumentInfo, embed_ahead
 from assistant.passages import Passage
 from assistant.search import MAX_QUESTION_CHARS, Filters, parse_question
 from assistant.uploads import (
@@ -45,6 +46,11 @@ UPLOAD_TYPES = ["txt", "md", "pdf", "html", "htm"]
 LOCAL_ADDRESSES = {"localhost", "127.0.0.1", "::1"}
 #: What a user sees of an unexpected failure; the details go to the server log, never to the page.
 FAILED = "Something went wrong on the server. The details are in its log."
+#: What a user sees of a damaged index; which files are damaged, and where, goes to the server log.
+DAMAGED = (
+    "The index is damaged and cannot be used until it is rebuilt. "
+    "The details, with the damaged files, are in the server log."
+)
 #: A long question is echoed in the chat up to this many characters.
 ECHO_CHARS = 500
 LOG = logging.getLogger("quotefirst.app")
@@ -57,6 +63,8 @@ COPY_ON_CLICK = render.script("copy.js")
 SCROLL_TO_CITED = render.script("scroll.js")
 #: At most this often (seconds), a run checks that the served index is the newest and its corpus unchanged.
 REFRESH_EVERY = 2.0
+#: A corpus of more documents than this gets a search box over its list in the sidebar.
+FIND_FROM = 12
 
 
 # --- State shared by every browser session of this process -------------------------------------------
@@ -72,6 +80,7 @@ class Catalog:
     latest: dt.date | None
     label: str
     html: str
+    documents: tuple[DocumentInfo, ...] = ()
 
     @classmethod
     def of(cls, engine: QuoteEngine) -> Catalog:
@@ -86,6 +95,7 @@ class Catalog:
             latest=max(dates, default=None),
             label=f"Corpus: {plural(len(documents), 'document')}, {plural(passages, 'passage')}",
             html=render.corpus_html(documents),
+            documents=tuple(documents),
         )
 
     def date_bounds(self) -> tuple[dt.date, dt.date]:
@@ -99,7 +109,8 @@ class EngineSlot:
     """The process's engine for one configuration; replaced in place when the index or its corpus changes.
 
     `damage` holds the message of a damaged index until it is rebuilt; `checked` is when
-    (time.monotonic) the engine was last found current.
+    (time.monotonic) the engine was last found current; `updating` is the note shown while the
+    process's one background update runs (None when none runs), and `problem` why the last one failed.
     """
 
     engine: QuoteEngine | None = None
@@ -107,6 +118,8 @@ class EngineSlot:
     lock: threading.RLock = field(default_factory=threading.RLock)
     damage: str | None = None
     checked: float = 0.0
+    updating: str | None = None
+    problem: str | None = None
 
     def install(self, engine: QuoteEngine) -> None:
         """Serve this engine from now on, with its catalog."""
@@ -129,10 +142,10 @@ def engine_slot(settings: Settings) -> EngineSlot:
 
 
 def current_engine(slot: EngineSlot, settings: Settings) -> QuoteEngine:
-    """The slot's engine: opened on first use (the index built or brought up to date with a progress bar),
-    then swapped for a newer one when another process rewrote the index or the corpus changed.
+    """The slot's engine: opened on first use (only a first-ever build shows a progress bar), then swapped
+    in the background for a newer one when another process rewrote the index or the corpus changed.
 
-    A damaged index stops the page with its message and a button that rebuilds it.
+    A damaged index stops the page with a message and a button that rebuilds it.
     """
     if slot.engine is None and slot.damage is None:
         if not slot.lock.acquire(blocking=False):  # another session is opening it: wait, rather than build twice
@@ -143,7 +156,7 @@ def current_engine(slot: EngineSlot, settings: Settings) -> QuoteEngine:
                 try:
                     slot.install(open_engine(settings))
                 except IndexCorruptError as error:
-                    slot.damage = str(error)
+                    damaged(slot, error)
         finally:
             slot.lock.release()
     elif slot.engine is not None:
@@ -154,35 +167,92 @@ def current_engine(slot: EngineSlot, settings: Settings) -> QuoteEngine:
 
 
 def keep_current(slot: EngineSlot) -> None:
-    """Swap in an engine on the newest index (updated first from new or changed corpus files), when the
-    served one is no longer current; checked at most every REFRESH_EVERY seconds per process."""
+    """Start the background update when the served engine is no longer current (checked at most every
+    REFRESH_EVERY seconds per process); the page goes on answering from the served engine meanwhile.
+
+    Damage found by a query is looked at here and now: it needs no ingest, and a damaged index cannot answer.
+    """
     engine = slot.engine
-    due = engine.index.damage is not None or time.monotonic() - slot.checked >= REFRESH_EVERY
+    found_damage = engine.index.damage is not None
+    due = found_damage or time.monotonic() - slot.checked >= REFRESH_EVERY
     if not due or not slot.lock.acquire(blocking=False):  # locked: another session is checking or updating
         return
     try:
-        slot.checked = time.monotonic()
-        if slot.engine is not engine or engine.is_current():
+        if slot.updating is not None or slot.engine is not engine:
             return
-        bar = st.empty()
-        try:
-            fresh = engine.refresh(progress=progress_bar(bar, "Updating the index"))
-        except IndexCorruptError as error:
-            slot.damage = str(error)
-        except AssistantError as error:  # e.g. the corpus folder is gone: keep serving the index as it is
-            st.warning(markdown_escape(f"The index could not be brought up to date: {error}"))
-        else:
-            if fresh is not engine:
+        slot.checked = time.monotonic()
+        if found_damage:
+            try:
+                fresh = engine.refresh()
+            except IndexCorruptError as error:
+                damaged(slot, error)
+            except AssistantError as error:
+                slot.problem = f"The index could not be brought up to date: {error}"
+            else:
                 slot.install(fresh)
-        finally:
-            bar.empty()
+        elif not engine.is_current():
+            slot.updating = update_note(engine.pending_changes())
+            updater = threading.Thread(target=update_in_background, args=(slot, engine), name="index-updater")
+            updater.daemon = True
+            updater.start()
     finally:
         slot.lock.release()
 
 
+def update_note(changes: tuple[int, int] | None, embedded: tuple[int, int] | None = None) -> str:
+    """What the page says while the index is updated, e.g. 'Updating the index: 15 new or changed
+    documents (embedding 120 of 900 passages); answers use the current index until it is done.'"""
+    if changes is None:
+        what = "checking the corpus for new or changed documents"
+    elif changes[0]:
+        what = plural(changes[0], "new or changed document")
+    elif changes[1]:
+        what = f"{plural(changes[1], 'document')} removed"
+    else:
+        what = "loading a newer index"
+    if embedded is not None:
+        what += f" (embedding {embedded[0]:,} of {embedded[1]:,} passages)"
+    return f"Updating the index: {what}; answers use the current index until it is done."
+
+
+def update_in_background(slot: EngineSlot, engine: QuoteEngine) -> None:
+    """The updater thread: embed what is new without the ingest lock, then update (the lock held only to
+    write) and swap the new engine in; at most one runs per slot (keep_current starts it)."""
+    changes = engine.pending_changes()
+
+    def progress(stage: str, done: int, total: int) -> None:
+        slot.updating = update_note(changes, (done, total) if stage == "embed" else None)
+
+    try:
+        embed_ahead(engine.settings, engine.embedder, progress)
+        fresh = engine.refresh()
+    except IndexCorruptError as error:
+        damaged(slot, error)
+    except AssistantError as error:  # e.g. the corpus folder is gone: keep serving the index as it is
+        LOG.warning("The index could not be brought up to date: %s", error)
+        slot.problem = f"The index could not be brought up to date: {error}"
+    except Exception:
+        LOG.exception("Updating the index in the background failed")
+        slot.problem = f"The index could not be brought up to date. {FAILED}"
+    else:
+        slot.problem = None
+        if fresh is not engine:
+            with slot.lock:
+                slot.install(fresh)
+    finally:
+        slot.checked = time.monotonic()
+        slot.updating = None
+
+
+def damaged(slot: EngineSlot, error: IndexCorruptError) -> None:
+    """Record that the index is damaged; its details (file paths) go to the server log, not to the page."""
+    LOG.error("The index is damaged: %s", error)
+    slot.damage = DAMAGED
+
+
 def damaged_index(slot: EngineSlot, settings: Settings) -> None:
-    """Show why the index cannot be used, with a button that rebuilds it from its corpus; stop the page."""
-    st.error(markdown_escape(slot.damage or ""))
+    """Show that the index cannot be used, with a button that rebuilds it from its corpus; stop the page."""
+    st.error(slot.damage or DAMAGED)
     if st.button("Rebuild the index", key="rebuild_index", type="primary"):
         with slot.lock:
             if slot.damage is not None:  # not already rebuilt by another session
@@ -238,7 +308,7 @@ def open_engine(settings: Settings) -> QuoteEngine:
 
     try:
         with st.spinner("Loading the index and the language model…"):
-            engine = QuoteEngine.open(settings, build=True, progress=progress, repair=False)
+            engine = open_or_build(settings, progress)
             engine.embedder.encode(["warm-up"])  # load the model now, not during the first question
             if engine.reranker is not None:
                 engine.reranker.score("warm-up", ["warm-up"])  # ONNX Runtime's first run is slow
@@ -259,6 +329,22 @@ def open_engine(settings: Settings) -> QuoteEngine:
         documents = engine.documents()
         passages = sum(info.passage_count for info in documents)
         st.toast(f"Index built: {plural(len(documents), 'document')}, {plural(passages, 'passage')}.")
+    return engine
+
+
+def open_or_build(settings: Settings, progress) -> QuoteEngine:
+    """An engine on the index as it is, to be brought up to date in the background (keep_current); only
+    when there is no index at all, or one made with another model, is it built first, here, with `progress`.
+
+    Raises IndexCorruptError for a damaged index, AssistantError when it cannot be opened or built.
+    """
+    try:
+        engine = QuoteEngine.open(settings, build=False, repair=False)
+    except IndexMissingError:
+        return QuoteEngine.open(settings, build=True, progress=progress, repair=False)
+    if engine.index.manifest.get("model") != model_label(engine.embedder.name):  # it cannot answer: rebuild first
+        return QuoteEngine.open(settings, engine.embedder, True, progress, engine.reranker, repair=False)
+    engine.forget_corpus()  # the index may be stale (a killed ingest, files added while the app was down)
     return engine
 
 
@@ -326,15 +412,24 @@ def close_document() -> None:
 
 def chat_page(slot: EngineSlot, settings: Settings) -> None:
     """The chat: sidebar options, the conversation, and adding documents."""
-    with st.sidebar:
-        corpus_section(slot.catalog)
+    with st.sidebar:  # the filters first: the corpus list, folded below them, may be hundreds of documents long
         options = search_options(slot.catalog)
+        corpus_section(slot.catalog)
     st.title("Ask the documents")
     st.caption("Every answer is a verbatim passage from the corpus, with who said it, where and when.")
+    index_notes(slot)
     upload_messages()
     conversation(slot, options)
     with st.sidebar:
         upload_section(slot, settings)
+
+
+def index_notes(slot: EngineSlot) -> None:
+    """A small note while the index is updated in the background, and why the last update failed."""
+    if slot.updating:
+        st.caption(slot.updating)
+    if slot.problem:
+        st.warning(markdown_escape(slot.problem))
 
 
 @st.fragment
@@ -384,6 +479,9 @@ def ask(engine: QuoteEngine, question: str, options: SearchOptions, history: lis
                 steer=steer,
             )
             context = tuple(engine.neighbours(quote.doc_id, quote.start) for quote in answer.quotes)
+    except IndexCorruptError as error:
+        LOG.error("The index is damaged: %s", error)
+        return Turn(question, error=DAMAGED)
     except AssistantError as error:
         return Turn(question, error=str(error))
     except Exception:
@@ -516,9 +614,20 @@ def document_dates(documents: list[DocumentInfo]) -> list[dt.date]:
 
 
 def corpus_section(catalog: Catalog) -> None:
-    """The sidebar's list of documents."""
-    with st.expander(catalog.label, expanded=True):
-        st.html(catalog.html)
+    """The sidebar's list of documents: folded, with a search box over a list in a bounded, scrolling box,
+    so that with hundreds of documents the rest of the sidebar stays in reach."""
+    with st.expander(catalog.label, expanded=False):
+        if len(catalog.documents) <= FIND_FROM:
+            st.html(catalog.html)
+            return
+        wanted = st.text_input("Find a document", key="corpus_find", placeholder="title, speaker, author or date")
+        if not wanted.strip():
+            st.html(catalog.html)
+            return
+        found = [info for info in catalog.documents if render.corpus_matches(info, wanted)]
+        st.caption(f"{plural(len(found), 'document')} of {len(catalog.documents):,}")
+        if found:
+            st.html(render.corpus_html(found))
 
 
 def conversation_section(history: list[Turn]) -> None:
@@ -639,6 +748,8 @@ def update_index(slot: EngineSlot, text: str):
         bar.progress(done / total if total else 1.0, text=f"Updating the index: {STAGES.get(stage, stage)}")
 
     try:
+        # Embedded before the ingest takes its lock, so that the lock is held only to write.
+        embed_ahead(slot.engine.settings, slot.engine.embedder, progress)
         with slot.lock:  # one update at a time; other sessions pick up the new engine on their next run
             report, updated = slot.engine.update(progress)
             slot.install(updated)

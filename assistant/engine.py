@@ -177,6 +177,23 @@ class QuoteEngine:
         """
         return self.index.is_current() and corpus_listing(self.settings.corpus_dir) == self._listing
 
+    def pending_changes(self) -> tuple[int, int] | None:
+        """(added or changed, removed): corpus files that differ from when this engine's index was last
+        brought up to date (stat calls only), for a server to say what an update is about; None when
+        that is not known (after forget_corpus)."""
+        if not self._listing:
+            return None
+        before = {path: (size, mtime) for path, size, mtime in self._listing}
+        now = {path: (size, mtime) for path, size, mtime in corpus_listing(self.settings.corpus_dir)}
+        changed = sum(1 for path, stat in now.items() if before.get(path) != stat)
+        return changed, len(before.keys() - now.keys())
+
+    def forget_corpus(self) -> None:
+        """Treat the corpus as not yet compared with the index: is_current() is then False and the next
+        refresh() checks the index against the corpus files. For an engine opened without build, whose
+        index may be stale, so that a server can update it in the background instead of before serving."""
+        self._listing = frozenset()
+
     def refresh(self, progress: ProgressCallback | None = None, notice: Notice | None = None) -> QuoteEngine:
         """This engine when nothing changed; else an engine on the newest index, first updated from its corpus.
 

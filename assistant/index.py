@@ -398,6 +398,40 @@ def ingest(
         return report
 
 
+def embed_ahead(settings: Settings, embedder: Embedder, progress: ProgressCallback | None = None) -> int:
+    """Embed the documents added or changed since the current index, without taking the ingest lock, into
+    the checkpoints the next ingest reuses; return how many documents were read.
+
+    For a server that must not keep other writers (the CLI, another app) waiting: the ingest that
+    follows holds the lock only to read, split and write. Embeds nothing when there is no readable
+    index yet or it must be rebuilt whole (another model or passage settings): ingest does that.
+    A checkpoint lost because another ingest finished meanwhile (it removes them) is embedded again there.
+    """
+    index_dir = Path(settings.index_dir)
+    try:
+        manifest = _read_manifest(current_generation(index_dir))
+    except (IndexMissingError, IndexCorruptError):
+        return 0
+    if _rebuild_reason(manifest, settings, embedder):
+        return 0
+    entries, unreadable = manifest["documents"], manifest.get("unreadable", {})
+    sources, _ = scan_corpus(settings.corpus_dir, settings.max_file_bytes)
+    fresh: dict[str, tuple[Document, list[Passage]]] = {}
+    for source in sources:
+        known = entries.get(source.doc_id, {}).get("fingerprint") == source.fingerprint
+        if known or source.fingerprint in unreadable:
+            continue
+        try:
+            document = read_document(source)
+        except (ValueError, OSError):  # ingest reports it
+            continue
+        fresh[source.doc_id] = (document, passages_for(document, settings.passages))
+    if fresh:
+        with contextlib.suppress(OSError):
+            _embed_checkpointed(index_dir / WORK, embedder, fresh, progress or (lambda stage, done, total: None))
+    return len(fresh)
+
+
 def stale_reason(settings: Settings, embedder: Embedder) -> str | None:
     """Why the index must be ingested before use ("no index yet", a corpus or settings change), or None
     when it is up to date. Checks file sizes, not contents (Index.load does that).

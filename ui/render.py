@@ -210,6 +210,14 @@ def corpus_html(documents: list[DocumentInfo]) -> str:
     return f'<ol class="qa-corpus">{"".join(items)}</ol>'
 
 
+def corpus_matches(info: DocumentInfo, wanted: str) -> bool:
+    """Whether every word of `wanted` is in the document's title, author, speaker, id or date (any case)."""
+    meta = info.metadata
+    fields = [meta.title, meta.author, meta.speaker, info.doc_id, meta.date, format_date(meta.date)]
+    haystack = " ".join(field for field in fields if field).casefold()
+    return all(word in haystack for word in wanted.casefold().split())
+
+
 def copy_text(quote: Quote) -> str:
     """The quote with its citation, as copied to the clipboard."""
     return f"“{quote.text}”\n— {quote.citation}"
