@@ -16,7 +16,7 @@ import re
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import streamlit as st
 
@@ -51,6 +51,9 @@ DAMAGED = (
     "The index is damaged and cannot be used until it is rebuilt. "
     "The details, with the damaged files, are in the server log."
 )
+#: The chat box takes this much: a longer paste the browser drops whole, so the box's limit is far above
+#: MAX_QUESTION_CHARS and the app cuts the question there, saying so.
+BOX_CHARS = 100_000
 #: A long question is echoed in the chat up to this many characters.
 ECHO_CHARS = 500
 LOG = logging.getLogger("quotefirst.app")
@@ -360,6 +363,7 @@ class Turn:
     error: str | None = None
     context: tuple[tuple[Passage | None, Passage | None], ...] = ()
     scope: str | None = None
+    cut_from: int | None = None  # the length of a longer paste, cut to MAX_QUESTION_CHARS
 
 
 @dataclass(frozen=True)
@@ -446,7 +450,10 @@ def conversation(slot: EngineSlot, options: SearchOptions) -> None:
     for number, turn in enumerate(history):
         show_turn(turn, number)
     with st.bottom:  # pinned below the chat, as at the top level (inside a fragment it would be inline)
-        question = st.chat_input("Ask a question about the documents", key="question", max_chars=MAX_QUESTION_CHARS)
+        question = st.chat_input("Ask a question about the documents", key="question", max_chars=BOX_CHARS)
+    pasted = len(question) if question and len(question) > MAX_QUESTION_CHARS else None
+    if pasted:  # cut here, and said, rather than dropped by the box without a word
+        question = question[:MAX_QUESTION_CHARS]
     problem = unsearchable(question) if question is not None else None
     if problem:  # said above the box, and nothing is added to the chat
         st.warning(markdown_escape(problem))
@@ -454,6 +461,8 @@ def conversation(slot: EngineSlot, options: SearchOptions) -> None:
         if slot.engine is not None:  # a fragment rerun skips main(): look for a newer index here too
             keep_current(slot)
         turn = ask(slot.engine, question, options, history)
+        if pasted:
+            turn = replace(turn, cut_from=pasted)
         show_turn(turn, len(history))
         history.append(turn)
     with st.sidebar:
@@ -494,6 +503,11 @@ def show_turn(turn: Turn, number: int) -> None:
     """One question and its answer, in chat bubbles; `number` is its place in the conversation."""
     with st.chat_message("user"):
         st.text(echo(turn.question))
+        if turn.cut_from:
+            st.caption(
+                f"You pasted {turn.cut_from:,} characters; only the first {MAX_QUESTION_CHARS:,} were searched, "
+                "the most a question may have."
+            )
     with st.chat_message("assistant"):
         if turn.answer is None:
             st.error(markdown_escape(turn.error or "The question could not be searched."))

@@ -168,15 +168,30 @@ def citation_for(document: DocumentInfo, passage: Passage) -> str:
     """Who, in which document, when, which paragraph, and the source link when there is one.
 
     E.g. 'Zhao Lijian, Ministry of Foreign Affairs regular press conference, 28 July 2022, ¶3', or
-    'Jen Psaki (MS. PSAKI), Press Briefing by Press Secretary Jen Psaki, March 2, 2021, 2 March 2021,
-    ¶12, https://...': a speaker resolved from a transcript's label shows the label as written.
+    'Jen Psaki (MS. PSAKI), Press Briefing by Press Secretary Jen Psaki, March 2, 2021, ¶12, https://...':
+    a speaker resolved from a transcript's label shows the label as written; a title that already gives
+    the document's date ("March 2, 2021") is not followed by it again.
     """
     meta = document.metadata
     who = passage.cited_speaker or meta.author
     what = meta.citation_title or meta.title
-    when = format_date(meta.date) or "undated"
+    when = None if names_date(what, meta.date) else format_date(meta.date) or "undated"
     parts = [who, what if what != who else None, when, f"¶{passage.paragraph}", meta.url]
     return ", ".join(part for part in parts if part)
+
+
+def names_date(title: str | None, iso: str | None) -> bool:
+    """Whether the title gives this day already: 'March 2, 2021', 'Mar. 2nd, 2021', '2 March 2021' or '2021-03-02'."""
+    if not title or not iso or len(iso) != 10:
+        return False
+    try:
+        day = dt.date.fromisoformat(iso)
+    except ValueError:
+        return False
+    month = rf"(?:{day:%B}|{day:%b}\.?)"
+    number = rf"0?{day.day}(?:st|nd|rd|th)?"
+    forms = [rf"{month}\s+{number},?\s+{day.year}", rf"{number}\s+{month},?\s+{day.year}", re.escape(iso)]
+    return any(re.search(rf"\b{form}\b", title, re.IGNORECASE) for form in forms)
 
 
 def metadata_rows(metadata: Metadata) -> list[tuple[str, str]]:

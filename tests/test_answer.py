@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from assistant.answer import format_date
+from assistant.answer import citation_for, format_date, names_date
 from assistant.config import Settings
+from assistant.corpus import Metadata
 from assistant.engine import QuoteEngine
-from assistant.index import ingest
+from assistant.index import DocumentInfo, ingest
+from assistant.passages import Passage
 from assistant.search import Filters
 
 TRANSCRIPTS = Path(__file__).resolve().parent / "data" / "transcripts"
@@ -125,11 +127,11 @@ def test_a_briefing_quote_cites_speaker_label_document_date_paragraph_and_source
     )
     assert quote.citation == (
         "Jen Psaki (MS. PSAKI), Press Briefing by Press Secretary Jen Psaki and Secretary of Energy Jennifer Granholm, "
-        f"April 8, 2021, 8 April 2021, ¶27, {GRANHOLM_URL}"
+        f"April 8, 2021, ¶27, {GRANHOLM_URL}"
     )
     assert quote.attribution == (
         "According to Jen Psaki (MS. PSAKI), Press Briefing by Press Secretary Jen Psaki and Secretary of Energy "
-        "Jennifer Granholm, April 8, 2021, 8 April 2021, ¶27:"
+        "Jennifer Granholm, April 8, 2021, ¶27:"
     )
     data = json.loads(json.dumps(quote.to_json()))
     assert (data["speaker"], data["speaker_label"], data["url"]) == ("Jen Psaki", "MS. PSAKI", GRANHOLM_URL)
@@ -159,3 +161,24 @@ def test_the_command_line_prints_the_source_link_under_a_quote(briefings_engine)
     printed = _readable(briefings_engine.ask('"up to Congress"', top_k=1))
     assert "[1] According to Jen Psaki (MS. PSAKI), Press Briefing by Press Secretary Jen Psaki" in printed
     assert f"\n    Source: {GRANHOLM_URL}" in printed
+
+
+@pytest.mark.parametrize(
+    ("title", "iso", "named"),
+    [
+        ("Press Briefing by Press Secretary Jen Psaki, August 23, 2021", "2021-08-23", True),
+        ("Remarks, Aug. 23rd, 2021", "2021-08-23", True),
+        ("Statement of 23 August 2021", "2021-08-23", True),
+        ("Notes 2021-08-23", "2021-08-23", True),
+        ("Press Briefing, August 23, 2021", "2021-08-24", False),  # another day: the date stays
+        ("Press Briefing, August 2, 2021", "2021-08-23", False),
+        ("Ministry of Foreign Affairs regular press conference", "2022-07-28", False),
+        ("Press Briefing, August 23, 2021", "2021-08", False),  # a month only: said as it is
+        ("Press Briefing, August 23, 2021", None, False),
+    ],
+)
+def test_a_citation_gives_the_date_once(title, iso, named):
+    assert names_date(title, iso) is named
+    meta = Metadata(title=title, author="The White House", date=iso)
+    citation = citation_for(DocumentInfo("d", "d.md", "md", meta, 1, 0), Passage("d", 0, 5, 2, None, "Hello", ()))
+    assert citation == ", ".join(["The White House", title, *([] if named else [format_date(iso) or "undated"]), "¶2"])
