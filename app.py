@@ -568,6 +568,9 @@ def show_answer(answer: Answer, context: tuple[tuple[Passage | None, Passage | N
     shown, others = answer.quotes[: last + 1], answer.quotes[last + 1 :]
     if answer.answered:
         st.markdown(f"**{markdown_escape(answer.summary)}**")
+        top = next((quote for quote in shown if quote.is_match), None)
+        if top is not None:  # a line to read in ten seconds: the best sentence and who said it, then the quotes
+            st.html(render.lead_html(top))
     else:
         st.markdown(markdown_escape(answer.message or NOT_FOUND))
     numbers = itertools.count(1)
@@ -696,7 +699,9 @@ def upload_section(slot: EngineSlot, settings: Settings) -> None:
         type=UPLOAD_TYPES,
         accept_multiple_files=True,
         key=f"uploads_{st.session_state.uploader_generation}",
-        max_upload_size=MAX_UPLOAD_BYTES // MB,
+        # Far above the app's limit of each file: save_upload refuses a larger file with a message, where
+        # Streamlit's own refusal is only a red icon.
+        max_upload_size=MAX_UPLOAD_TOTAL_BYTES // MB,
     )
     if st.button("Add to the corpus", key="add_documents", disabled=not files, type="primary"):
         st.session_state.upload_messages = add_documents(slot, settings, files)

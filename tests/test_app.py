@@ -586,6 +586,18 @@ def test_upload_of_a_bad_file_is_refused_and_changes_nothing(
     assert [e.label for e in at.sidebar.expander] == ["Corpus: 2 documents, 16 passages"]
 
 
+def test_a_30_mb_upload_gets_a_message_saying_the_limit(corpus: Path) -> None:
+    at = start_app()
+    assert at.sidebar.file_uploader[0].proto.max_upload_size_mb == 100  # Streamlit lets it through to the app
+    before = corpus_snapshot(corpus)
+    upload(at, "big.txt", b"Irrigation canals. " * (30 * 1024 * 1024 // 19))
+
+    assert [e.value for e in at.main.error] == [
+        markdown_escape("big.txt cannot be added: it is 30.0 MB; the limit is 10.0 MB.")
+    ]
+    assert corpus_snapshot(corpus) == before
+
+
 def test_upload_of_good_and_bad_files_together_adds_only_the_good(corpus: Path) -> None:
     at = start_app()
     at.sidebar.file_uploader[0].set_value(
@@ -785,3 +797,48 @@ def test_when_nothing_from_the_named_speaker_answers_the_app_says_so(corpus: Pat
     (note,) = [i.value for i in at.info if i.value.startswith("Nothing from")]
     assert "China Daily, September 2023" in note and "the whole collection was searched" in note
     assert quotes_html(at)
+
+
+# --- Issue 22: the sidebar on a large collection, the lead line ---------------------------------------------
+
+
+def test_the_sidebar_shows_the_filters_first_and_the_corpus_folded(corpus: Path) -> None:
+    at = start_app()
+
+    (listing,) = at.sidebar.expander
+    assert listing.label == "Corpus: 2 documents, 16 passages" and listing.proto.expanded is False
+    headers = [h.value for h in at.sidebar.header]
+    assert headers[0] == "Search"
+    order = [child.type for child in at.sidebar.children.values()]  # the filters come before the list
+    assert order[:3] == ["radio", "header", "multiselect"] and order.index("expander") == order.index("toggle") + 1
+
+
+def test_a_large_corpus_list_has_a_search_box(corpus: Path) -> None:
+    for number in range(12):
+        (corpus / f"memo-{number:02}.md").write_text(
+            f"---\ntitle: Memo {number:02} on fisheries\nauthor: Office {'ABCDEFGHIJKL'[number]}\ndate: 2024-05-{number + 1:02}\n---\n\n"
+            f"Memo number {number} is about fisheries.\n",
+            encoding="utf-8",
+        )
+    at = start_app()
+    assert at.sidebar.expander[0].label == "Corpus: 14 documents, 28 passages"
+    find = at.sidebar.text_input(key="corpus_find")
+    find.set_value("memo office h").run()  # every word: in the title or the author
+    assert [c.value for c in at.sidebar.caption if "of 14" in c.value] == ["1 document of 14"]
+    (listing,) = [h.value for h in at.sidebar.html if "qa-corpus" in h.value]
+    assert "Memo 07 on fisheries" in listing and "Memo 08" not in listing and "Memo 06" not in listing
+    at.sidebar.text_input(key="corpus_find").set_value("").run()
+    (listing,) = [h.value for h in at.sidebar.html if "qa-corpus" in h.value]
+    assert listing.count("<li>") == 14
+
+
+def test_an_answer_leads_with_the_best_sentence_and_its_citation(corpus: Path) -> None:
+    at = ask(start_app(), TERRORISM)
+
+    (lead,) = [h.value for h in at.main.html if 'class="qa-lead"' in h.value]
+    first_card = quote_cards(at)[0]
+    (sentence,) = shown_passages(lead)
+    (marked,) = [p.marked for p in shown_passages(first_card)[:1]]
+    assert sentence.text == marked  # the top quote's highlight, exactly
+    assert sentence.text == source_text(corpus, sentence.doc_id)[sentence.start : sentence.end]
+    assert html.unescape(re.sub(r"<[^>]+>", "", lead)).endswith(copied_text(first_card).split("\n— ")[1])

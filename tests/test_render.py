@@ -231,3 +231,39 @@ def test_relevance_label_says_why_a_quote_the_model_doubts_is_still_an_answer(ma
 
 def test_relevance_label_without_the_model_is_the_cosine() -> None:
     assert ">Relevance 0.50</span>" in render.relevance_html(tricky_quote())
+
+
+def test_the_lead_line_is_the_best_sentence_exactly_and_its_citation_escaped() -> None:
+    quote = tricky_quote()
+
+    lead = render.lead_html(quote)
+
+    assert_safe(lead)
+    (sentence,) = shown_passages(lead)
+    assert (sentence.start, sentence.end) == (quote.highlight_start, quote.highlight_end)
+    assert sentence.text == quote.text[4:12] == "*budget*"
+    assert visible(lead) == f"“*budget*”{quote.citation}"
+
+
+def test_a_transcripts_hard_line_wraps_stay_in_the_page_and_the_copy_and_are_reflowed_only_by_css() -> None:
+    wrapped = "MS. PSAKI:  Well, the President\nhas been clear\nabout this."
+    quote = tricky_quote(wrapped)
+
+    card = render.quote_card_html(quote, (None, None))
+
+    assert shown_passages(card)[0].text == wrapped  # the characters in the page are the source's, newlines too
+    (copy,) = re.findall(r'data-copy="([^"]*)"', card)
+    assert html.unescape(copy) == f"“{wrapped}”\n— {quote.citation}"  # the copy is the source span exactly
+    css = (render.STATIC / "app.css").read_text(encoding="utf-8")
+    assert re.search(r"\.qa-passage \{ white-space: normal;", css)  # displayed as running text
+
+
+@pytest.mark.parametrize(
+    ("wanted", "found"),
+    [("", True), ("tricky", True), ("TEAM it", True), ("1 may 2024", True), ("2024-05", True), ("psaki", False), ("ricky", False)],
+)
+def test_the_corpus_search_box_matches_every_word_in_title_author_or_date(
+    engine: QuoteEngine, wanted: str, found: bool
+) -> None:
+    (info,) = engine.documents()
+    assert render.corpus_matches(info, wanted) is found

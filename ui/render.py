@@ -11,6 +11,7 @@ The page's CSS and JavaScript are files in ui/static/.
 from __future__ import annotations
 
 import html
+import re
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
@@ -73,6 +74,19 @@ def quote_html(quote: Quote, number: int | None = None) -> str:
         f'<button type="button" class="qa-copy" data-copy="{copy}">Copy quote with citation</button>'
         f"{relevance_html(quote)}</p>"
         "</div>"
+    )
+
+
+def lead_html(quote: Quote) -> str:
+    """An answer's lead line, to read first: the best quote's best sentence (its highlight) and its citation.
+
+    The sentence is one element whose text is exactly document_text[highlight_start:highlight_end].
+    """
+    sentence = quote.text[quote.highlight_start - quote.start : quote.highlight_end - quote.start]
+    return (
+        f'<div class="qa-lead"><p class="qa-lead-text">“<span class="qa-lead-sentence" data-doc="{escape(quote.doc_id)}" '
+        f'data-start="{quote.highlight_start}" data-end="{quote.highlight_end}">{escape(sentence)}</span>”</p>'
+        f'<p class="qa-lead-cite">{escape(quote.citation)}</p></div>'
     )
 
 
@@ -211,11 +225,12 @@ def corpus_html(documents: list[DocumentInfo]) -> str:
 
 
 def corpus_matches(info: DocumentInfo, wanted: str) -> bool:
-    """Whether every word of `wanted` is in the document's title, author, speaker, id or date (any case)."""
+    """Whether every word of `wanted` starts a word of the document's title, author, speaker, id or date
+    (any case): "psaki may" finds "Press Briefing by Press Secretary Jen Psaki, May 17, 2021"."""
     meta = info.metadata
     fields = [meta.title, meta.author, meta.speaker, info.doc_id, meta.date, format_date(meta.date)]
     haystack = " ".join(field for field in fields if field).casefold()
-    return all(word in haystack for word in wanted.casefold().split())
+    return all(re.search(r"(?<!\w)" + re.escape(word), haystack) for word in wanted.casefold().split())
 
 
 def copy_text(quote: Quote) -> str:
