@@ -816,7 +816,8 @@ def test_the_sidebar_shows_the_filters_first_and_the_corpus_folded(corpus: Path)
 def test_a_large_corpus_list_has_a_search_box(corpus: Path) -> None:
     for number in range(12):
         (corpus / f"memo-{number:02}.md").write_text(
-            f"---\ntitle: Memo {number:02} on fisheries\nauthor: Office {'ABCDEFGHIJKL'[number]}\ndate: 2024-05-{number + 1:02}\n---\n\n"
+            f"---\ntitle: Memo {number:02} on fisheries\nauthor: Office {'ABCDEFGHIJKL'[number]}\n"
+            f"date: 2024-05-{number + 1:02}\n---\n\n"
             f"Memo number {number} is about fisheries.\n",
             encoding="utf-8",
         )

@@ -84,7 +84,8 @@ def lead_html(quote: Quote) -> str:
     """
     sentence = quote.text[quote.highlight_start - quote.start : quote.highlight_end - quote.start]
     return (
-        f'<div class="qa-lead"><p class="qa-lead-text">“<span class="qa-lead-sentence" data-doc="{escape(quote.doc_id)}" '
+        '<div class="qa-lead"><p class="qa-lead-text">'
+        f'“<span class="qa-lead-sentence" data-doc="{escape(quote.doc_id)}" '
         f'data-start="{quote.highlight_start}" data-end="{quote.highlight_end}">{escape(sentence)}</span>”</p>'
         f'<p class="qa-lead-cite">{escape(quote.citation)}</p></div>'
     )
