@@ -174,9 +174,10 @@ def test_engine_is_opened_once_and_shared_by_sessions(corpus: Path, monkeypatch:
     opened = []
     original = QuoteEngine.open.__func__
 
-    def counting_open(cls, *args, **kwargs):
-        opened.append(args)
-        return original(cls, *args, **kwargs)
+    def counting_open(cls, *args, **kwargs):  # engines made (a first try on a missing index makes none)
+        engine = original(cls, *args, **kwargs)
+        opened.append(engine)
+        return engine
 
     monkeypatch.setattr(QuoteEngine, "open", classmethod(counting_open))
     first, second = start_app(), start_app()
