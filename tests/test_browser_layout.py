@@ -168,6 +168,8 @@ def test_a_reload_during_an_update_gets_a_chat_box_and_an_answer(served: dict, p
             f"northern harbour this season, and the harbour master said the quotas would be reviewed in spring."
             for line in range(PARAGRAPHS)
         ]
+        if number == 7:
+            paragraphs.insert(3, "The lighthouse keeper of the northern harbour is called Amaranth Quillfeather.")
         (served["corpus"] / f"harbour-{number:02}.txt").write_text("\n\n".join(paragraphs) + "\n", encoding="utf-8")
 
     started = time.monotonic()
@@ -192,9 +194,9 @@ def test_a_reload_during_an_update_gets_a_chat_box_and_an_answer(served: dict, p
         if not note.count():
             break
         time.sleep(3)
-    box.fill("How many boats did the fisheries office count in report 7, paragraph 3?")
+    box.fill("What is the lighthouse keeper of the northern harbour called?")
     box.press("Enter")
-    expect(page.get_by_text("counted 703 boats").first).to_be_visible(timeout=60_000)
+    expect(page.locator(".qa-lead-sentence")).to_contain_text("Amaranth Quillfeather", timeout=60_000)
 
 
 def ingest_lock_held(index: Path) -> bool:
