@@ -97,6 +97,7 @@ class Answer:
     answered: bool
     quotes: list[Quote] = field(default_factory=list)
     message: str | None = None
+    #: The question as searched when it was read as a follow-up (the previous question, then this one); else None.
     searched_for: str | None = None
     #: The restriction read from the question and applied ('Jen Psaki, 4 March 2021'), if any.
     restricted_to: str | None = None

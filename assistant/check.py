@@ -38,6 +38,10 @@ from assistant.search import MAX_QUESTION_CHARS, Question, Searcher
 
 VERDICTS = ("verbatim", "altered", "not_found")
 VERDICT_LABELS = {"verbatim": "Verbatim", "altered": "Altered", "not_found": "Not found"}
+#: Whether a match's source says the claimed speaker said it: "confirmed" (a turn of theirs, or a document
+#: whose speaker or author they are), "misattributed" (it names someone else, or another day), "unattributed"
+#: (it names no one) or "upload" (an uploaded document, which is no evidence of who said anything).
+ATTRIBUTIONS = ("confirmed", "misattributed", "unattributed", "upload")
 MAX_QUOTATION_CHARS = 5000
 #: A fragment is "altered" when at least this share of its tokens (words and punctuation) is shared with
 #: its best-aligned span (Indel similarity). On tests/test_check.py's generated cases one word changed or
@@ -168,6 +172,8 @@ class CheckMatch:
     quoted: str
     is_match: bool = True
     misattributed: bool = False
+    uploaded: bool = False
+    attribution: str | None = None  # one of ATTRIBUTIONS when the claim names a speaker and this is a match
 
     @property
     def is_verbatim(self) -> bool:
@@ -196,6 +202,8 @@ class CheckMatch:
             "diff": [op.to_json() for op in self.diff],
             "quoted": self.quoted,
             "misattributed": self.misattributed,
+            "uploaded": self.uploaded,
+            "attribution": self.attribution,
         }
 
 
@@ -214,15 +222,52 @@ class CheckResult:
         return self.verdict != "not_found" and bool(self.matches) and self.matches[0].misattributed
 
     @property
+    def attribution(self) -> str | None:
+        """Whether the best source says the claimed speaker said it (one of ATTRIBUTIONS); None without a
+        claimed speaker, or when nothing was found."""
+        if self.verdict == "not_found" or not self.matches:
+            return None
+        return self.matches[0].attribution
+
+    @property
+    def unattributed(self) -> bool:
+        """True when the words were found but no source says the claimed speaker said them (nor anyone else)."""
+        return self.attribution in ("unattributed", "upload")
+
+    @property
+    def status(self) -> str:
+        """What a badge shows: the verdict, or "unattributed" for words found that no source gives the claimed
+        speaker (a quotation is Verbatim only when its source says who said it)."""
+        return "unattributed" if self.verdict == "verbatim" and self.unattributed else self.verdict
+
+    @property
     def label(self) -> str:
-        """The verdict for people: 'Verbatim', 'Altered' or 'Not found'."""
-        return VERDICT_LABELS[self.verdict]
+        """The verdict for people: 'Verbatim', 'Altered', 'Not found', or 'Unattributed'."""
+        return "Unattributed" if self.status == "unattributed" else VERDICT_LABELS[self.verdict]
+
+    @property
+    def attribution_note(self) -> str | None:
+        """Why the claimed speaker is not confirmed when no source names them (nor anyone else); else None."""
+        if not self.unattributed:
+            return None
+        if self.attribution == "upload":
+            return (
+                "These words are only in an uploaded document, which is no evidence of who said them; "
+                f"it does not confirm they are {self.claim.speaker}'s."
+            )
+        return f"The source does not say who said this; it does not confirm these words are {self.claim.speaker}'s."
 
     @property
     def explanation(self) -> str:
         """What the verdict means for this quotation, e.g. 'these words are in the corpus.'"""
         documents = len({m.doc_id for m in self.matches})
         parts = len({m.quoted for m in self.matches if m.doc_id == self.matches[0].doc_id})
+        if self.status == "unattributed":
+            return f"these words are in the corpus, but {self.attribution_note[0].lower()}{self.attribution_note[1:]}"
+        if self.verdict != "not_found" and all(m.uploaded for m in self.matches):
+            return (
+                "these words are only in an uploaded document (its text and metadata are the uploader's, not verified)."
+            )
         if self.verdict == "verbatim":
             where = f"{documents} documents" if documents > 1 else "the corpus"
             joined = f", joined from {parts} places of one document" if parts > 1 else ""
@@ -250,6 +295,7 @@ class CheckResult:
             "text": self.text,
             "verdict": self.verdict,
             "misattributed": self.misattributed,
+            "attribution": self.attribution,
             "matches": [match.to_json() for match in self.matches],
         }
 
@@ -381,8 +427,16 @@ class _DocumentCheck:
 class QuoteChecker:
     """Checks quotations against one loaded Index, with its Searcher for candidates. Safe to share between threads."""
 
-    def __init__(self, index: Index, searcher: Searcher, documents: dict[str, DocumentInfo], cache: int = 512) -> None:
+    def __init__(
+        self,
+        index: Index,
+        searcher: Searcher,
+        documents: dict[str, DocumentInfo],
+        cache: int = 512,
+        uploaded: frozenset[str] = frozenset(),
+    ) -> None:
         self.index = index
+        self.uploaded = uploaded  # the doc_ids of uploaded documents: never evidence of who said something
         self.searcher = searcher
         self.documents = documents
         self._first_passages = sorted((info.first_passage, info.doc_id) for info in documents.values())
@@ -538,11 +592,13 @@ class QuoteChecker:
         """The documents with the verdict, best first; among equals, those agreeing with the claim first."""
         chosen = [c for c in checks if c.verdict == verdict]
 
-        def contradicts(check: _DocumentCheck) -> bool:
+        def attribution(check: _DocumentCheck) -> int:
+            """Confirming the claim first, then contradicting it (the source names someone), then naming no one."""
             starts = check.haystack.tokens.starts
-            return any(self._contradicts(check.haystack, starts[part.first], claim) for part in check.parts)
+            found = [self._attribution(check.haystack, starts[part.first], claim) for part in check.parts]
+            return max(ATTRIBUTIONS.index(a) if a else 0 for a in found)
 
-        chosen.sort(key=lambda c: (-round(c.score, 6), contradicts(c), c.order))
+        chosen.sort(key=lambda c: (-round(c.score, 6), attribution(c), c.order))
         return chosen[:SHOWN_DOCUMENTS]
 
     def _matches(self, check: _DocumentCheck, quotation: Quotation, claim: Claim) -> list[CheckMatch]:
@@ -565,6 +621,7 @@ class QuoteChecker:
         if last.paragraph != first.paragraph:
             citation += f"–{last.paragraph}"
         meta = haystack.info.metadata
+        attribution = self._attribution(haystack, start, claim) if is_match else None
         return CheckMatch(
             doc_id=haystack.info.doc_id,
             path=haystack.info.path,
@@ -582,18 +639,27 @@ class QuoteChecker:
             quoted=quoted,
             is_match=is_match,
             misattributed=is_match and self._contradicts(haystack, start, claim),
+            uploaded=haystack.info.doc_id in self.uploaded,
+            attribution=attribution if claim.speaker else None,
         )
 
     def _contradicts(self, haystack: _Haystack, start: int, claim: Claim) -> bool:
         if not claim.given:
             return False
-        passage, meta = haystack.passage_at(start), haystack.info.metadata
-        # In a transcript, a turn's words are its speaker's alone; otherwise the document's speaker or author.
-        if passage.speaker and passage.speaker != meta.speaker:
-            names = [passage.speaker]
-        else:
-            names = [name for name in (meta.speaker, meta.author) if name]
-        return claim.contradicted_by(names, meta.date)
+        return claim.contradicted_by(_said_by(haystack, start), haystack.info.metadata.date)
+
+    def _attribution(self, haystack: _Haystack, start: int, claim: Claim) -> str | None:
+        """One of ATTRIBUTIONS for the words at `start` and the claim; None when the claim names no speaker
+        (a date alone is checked by _contradicts)."""
+        if not claim.given:
+            return None
+        if self._contradicts(haystack, start, claim):
+            return "misattributed"
+        if not claim.speaker:
+            return None
+        if haystack.info.doc_id in self.uploaded:
+            return "upload"
+        return "confirmed" if _said_by(haystack, start) else "unattributed"
 
     def _nearest(self, quotation: Quotation, symbols: dict, hits: list, haystacks: list[_Haystack]):
         """The closest passages, not a match, each with the similarity of its best-aligned span."""
@@ -614,6 +680,15 @@ class QuoteChecker:
             nearest.append(match)
         nearest.sort(key=lambda match: -match.similarity)
         return tuple(nearest[:NEAREST])
+
+
+def _said_by(haystack: _Haystack, start: int) -> list[str]:
+    """Who the source says spoke the words at `start`: in a transcript, a turn's words are its speaker's alone;
+    otherwise the document's speaker or author. Empty when it names no one."""
+    passage, meta = haystack.passage_at(start), haystack.info.metadata
+    if passage.speaker and passage.speaker != meta.speaker:
+        return [passage.speaker]
+    return [name for name in (meta.speaker, meta.author) if name]
 
 
 def _passage_tokens(passage: Passage) -> Tokens:

@@ -266,6 +266,8 @@ def _check(args) -> int:
 
 def _readable_check(result) -> str:
     lines = [result.summary]
+    if result.attribution_note and result.status != "unattributed":
+        lines.append(f"Unattributed: {result.attribution_note}")
     if result.misattribution:
         lines.append(result.misattribution)
     if result.verdict == "not_found" and result.matches:

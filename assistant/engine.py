@@ -13,6 +13,7 @@ import numpy as np
 from assistant.answer import Answer, build_answer
 from assistant.check import CheckResult, Claim, QuoteChecker
 from assistant.config import Settings, chosen_corpus
+from assistant.corpus import load_uploads
 from assistant.embedding import Embedder
 from assistant.errors import CorpusError, IndexCorruptError, UnknownDocumentError
 from assistant.index import (
@@ -33,7 +34,7 @@ from assistant.search import (
     Searcher,
     SearchResult,
     by_named,
-    contextualize,
+    is_follow_up,
     parse_question,
 )
 from assistant.steering import Steerer, Steering, asks_about_reporters
@@ -123,7 +124,7 @@ class QuoteEngine:
         self.searcher = Searcher(index, embedder, settings.threshold, reranker)
         self._documents = {info.doc_id: info for info in index.documents()}
         self._steerer: Steerer | None = None
-        self.checker = QuoteChecker(index, self.searcher, self._documents)
+        self.checker = QuoteChecker(index, self.searcher, self._documents, uploaded=self._uploaded_ids())
 
     @classmethod
     def open(
@@ -240,6 +241,7 @@ class QuoteEngine:
         ValueError for a top_k outside 1..100.
         """
         parsed = parse_question(question)
+        previous = previous if previous and is_follow_up(parsed.text) else None  # only a follow-up carries it
         searched = self._searched(parsed.text, parsed.phrases, previous)
         steering = self.steerer.read(parsed.text) if steer else Steering()
         steered = _with_steering(filters or Filters(), steering)
@@ -255,7 +257,10 @@ class QuoteEngine:
             )
             note = f"{unplaced} {note}" if note else unplaced
         answer = build_answer(parsed.text, result, self._documents, self._sentence_scores, strict=strict)
-        return replace(answer, restricted_to=restricted_to, restriction_note=note)
+        # What was searched is said only for a follow-up, as the whole question read with the one before it:
+        # the text searched within a restriction leaves out the names and dates that made it, and is not shown.
+        searched_for = searched.text if previous else None
+        return replace(answer, restricted_to=restricted_to, restriction_note=note, searched_for=searched_for)
 
     def _steered_search(
         self,
@@ -302,13 +307,27 @@ class QuoteEngine:
 
     @staticmethod
     def _searched(text: str, phrases: tuple[str, ...], previous: str | None) -> Question:
-        """The question as searched: a follow-up with the previous question as context, within the length
-        limit (the context is trimmed), keeping only this question's "phrases"."""
+        """The question as searched: with the previous question before it when there is one (a follow-up),
+        within the length limit (the context is trimmed), keeping only this question's "phrases"."""
         if not previous:
             return Question(text, phrases)
         room = MAX_QUESTION_CHARS - len(text) - 1
         context = " ".join(previous.split())[-room:] if room > 0 else ""
-        return Question(contextualize(text, context).strip(), phrases)
+        return Question(f"{context} {text}".strip(), phrases)
+
+    def _uploaded_ids(self) -> frozenset[str]:
+        """The doc_ids of the documents the upload register lists (none when it cannot be read)."""
+        try:
+            uploads = load_uploads(self.settings.corpus_dir)
+        except CorpusError:
+            return frozenset()
+        corpus = Path(self.settings.corpus_dir).resolve()
+        return frozenset(
+            info.doc_id
+            for info in self._documents.values()
+            if Path(info.path).resolve().is_relative_to(corpus)
+            and Path(info.path).resolve().relative_to(corpus).as_posix() in uploads
+        )
 
     @property
     def steerer(self) -> Steerer:

@@ -69,6 +69,8 @@ def _check_lines(number: int, result: CheckResult) -> list[str]:
     if result.claim.given:
         lines += [f"Attributed to {markdown_escape(result.claim.describe())}", ""]
     lines += [f"**{markdown_escape(result.label)}:** {markdown_escape(result.explanation)}", ""]
+    if result.attribution_note and result.status != "unattributed":
+        lines += [f"**Unattributed:** {markdown_escape(result.attribution_note)}", ""]
     if result.misattributed:
         said = f"attributed to {result.claim.describe()}, but said by {result.matches[0].said}."
         lines += [f"**Misattributed:** {markdown_escape(said)}", ""]

@@ -64,7 +64,12 @@ ASKING = re.compile(r"\b(?:ask|asks|asked|asking)\b", re.IGNORECASE)
 CONTINUES = re.compile(r"\W*(?:They|It|This|These|Those|He|She|Such|That|Their|Its|His|Her)\b")
 CONTINUATION_MARGIN = 2.0
 PHRASE = re.compile(r'"([^"]+)"|“([^”]+)”')
-FOLLOW_UP_OPENERS = ("and ", "but ", "also ", "what about", "how about", "why ", "so ", "then ")
+#: Openers that carry on from the question before ("And what did the NGOs ask for?", "What about Bachelet?").
+#: "Why" is not one: "Why did President Biden decide to withdraw from Afghanistan?" has its own subject; "Why?"
+#: or "Why did he do that?" follow up by their ellipsis or pronoun.
+FOLLOW_UP_OPENERS = ("and ", "but ", "also ", "what about", "how about", "so ", "then ")
+#: A follow-up is short: at most this many content words.
+FOLLOW_UP_MAX_WORDS = 6
 PRONOUNS = frozenset(
     ["they", "them", "their", "it", "its", "this", "that", "these", "those", "he", "she", "his", "her", "him"]
 )
@@ -162,15 +167,21 @@ def parse_question(question: str) -> Question:
     return Question(cleaned, tuple(p for p in phrases if WORD.search(p)))
 
 
-def contextualize(question: str, previous: str | None) -> str:
-    """The text to search for a follow-up: a short or pronoun-led question carries the previous one."""
-    if not previous:
-        return question
+def is_follow_up(question: str) -> bool:
+    """Whether a question needs the one before it to be understood: it opens by carrying on ("And ...",
+    "What about ..."), points back with a pronoun ("What did they ask for?"), or leaves its subject out
+    ("Why?", "When?"); and it is short. A question with its own subject is not one, however it opens."""
     lowered = question.casefold().strip()
     words = WORD.findall(lowered)
     content = [w for w in words if w not in STOPWORDS]
-    follows = lowered.startswith(FOLLOW_UP_OPENERS) or bool(PRONOUNS & set(words))
-    if follows and len(content) <= 6:
+    if len(content) > FOLLOW_UP_MAX_WORDS:
+        return False
+    return lowered.startswith(FOLLOW_UP_OPENERS) or bool(PRONOUNS & set(words)) or not content
+
+
+def contextualize(question: str, previous: str | None) -> str:
+    """The text to search for a question: a follow-up (is_follow_up) carries the previous question."""
+    if previous and is_follow_up(question):
         return f"{previous} {question}"
     return question
 

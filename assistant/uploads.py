@@ -31,7 +31,7 @@ from assistant.corpus import (
     scan_corpus,
 )
 from assistant.errors import AssistantError
-from assistant.passages import passages_for
+from assistant.passages import LINE_BREAK, label_at, passages_for
 
 #: A megabyte as the app's upload widget counts it (Streamlit's max_upload_size is in MiB).
 MB = 1024 * 1024
@@ -185,25 +185,53 @@ def _check_quota(filename: str, size: int, uploads: list[SavedUpload], max_files
 
 
 def _catalogued_people(corpus_dir: Path) -> dict[str, str]:
-    """Every author and speaker the catalog records, by a folded form of the name."""
+    """Every author and speaker the catalog records, and the turn labels its documents give a catalogued
+    speaker (`Zhao Lijian:`, `MS. PSAKI:`), by a folded form of the name."""
     people = {}
-    for entry in load_catalog(corpus_dir).values():
+    catalog = load_catalog(corpus_dir)
+    for entry in catalog.values():
         for field in ("author", "speaker"):
             if entry.get(field):
                 people[_fold(str(entry[field]))] = str(entry[field])
+    speakers = {_fold(str(e["speaker"])): str(e["speaker"]) for e in catalog.values() if e.get("speaker")}
+    for name, entry in catalog.items():
+        path = corpus_dir / name
+        if not entry.get("speaker") or not path.is_file():
+            continue
+        try:
+            source = SourceFile(doc_id=path.stem, path=path, sha256="", size=0, catalog_entry=entry)
+            passages = passages_for(read_document(source))
+        except (ValueError, OSError):  # an unreadable catalogued file gives no labels; the indexer reports it
+            continue
+        for passage in passages:
+            name = speakers.get(_fold(passage.speaker or ""))
+            if name and passage.speaker_label:
+                people[_fold(passage.speaker_label)] = name
     return people
 
 
 def _claims_catalogued_person(document: Document, people: dict[str, str]) -> str | None:
-    """Why the document speaks for a catalogued author or speaker (its metadata, or a turn in its text); else None."""
+    """Why the document speaks for a catalogued author or speaker (its metadata, or a turn in its text); else None.
+
+    Every line that opens with a turn label counts, whether or not the document reads as a transcript:
+    one `Zhao Lijian: ...` line under a heading is a turn given to him.
+    """
     claims = [(field, getattr(document.metadata, field)) for field in ("author", "speaker")]
     claims += [("speaker", passage.speaker) for passage in passages_for(document)]
+    claims += [("speaker", label) for label in _line_labels(document)]
     for field, claimed in claims:
         folded = _fold(claimed or "")
         for name_key, name in people.items():
             if re.search(rf"(?<!\w){re.escape(name_key)}(?!\w)", folded):
                 return f"it names {name} as its {field}, who is the {field} of a catalogued document"
     return None
+
+
+def _line_labels(document: Document) -> list[str]:
+    """The turn label opening each line of the document's body, as written (`Zhao Lijian`, `MS. PSAKI`)."""
+    text = document.text
+    starts = [document.body_start] + [m.end() for m in LINE_BREAK.finditer(text, document.body_start)]
+    return [label for start in starts if (label := label_at(text, start))]
 
 
 def _fold(name: str) -> str:

@@ -383,6 +383,19 @@ def test_follow_up_is_searched_with_the_previous_question(corpus: Path, monkeypa
     assert f"Read as a follow-up; searched for: {first} And what did they ask for?" in [c.value for c in at.caption]
 
 
+def test_a_question_with_its_own_subject_is_not_read_as_a_follow_up(corpus: Path) -> None:
+    """Issue 22: the first question, steered, shows no "searched for"; a "Why did X ..." is not glued to it."""
+    at = ask(start_app(), "What did Zhao Lijian say about the NGOs in July 2022?")
+    assert not [c.value for c in at.caption if "follow-up" in c.value]
+
+    ask(at, "Why did the High Commissioner visit China?")
+    assert not [c.value for c in at.caption if "follow-up" in c.value]
+
+    ask(at, "Why?")
+    follow_ups = [c.value for c in at.caption if "follow-up" in c.value]
+    assert follow_ups == ["Read as a follow-up; searched for: Why did the High Commissioner visit China? Why?"]
+
+
 def test_quoted_phrase_shows_only_passages_containing_it(corpus: Path) -> None:
     at = ask(start_app(), 'Who asked for "unfettered access"?')
 

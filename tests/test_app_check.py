@@ -164,3 +164,18 @@ def test_done_when_the_three_checks_give_the_same_verdicts_in_the_app(real_corpu
     assert verdict_of(not_found) == "Not found"
     for result in (altered, verbatim, not_found):
         assert_passages_verbatim(result, real_corpus)
+
+
+def test_a_claimed_speaker_is_not_confirmed_by_a_document_that_names_no_one(corpus: Path) -> None:
+    """Issue 22: words in a file with no author or speaker are not green Verbatim when a speaker is claimed."""
+    camps = "We will open all camps to inspection tomorrow."
+    (corpus / "press-notes.txt").write_text(f"Press notes\nZhao Lijian: {camps}\n", encoding="utf-8")
+    at = check_mode()
+
+    (result,) = results(check(at, camps, speaker="Zhao Lijian"))
+
+    assert 'qa-verdict-badge qa-unattributed">Unattributed<' in result
+    assert "qa-verdict-badge qa-verbatim" not in result
+    assert "the source does not say who said this" in html.unescape(result)
+    (latest, _) = results(check(at, camps))  # the same words, no speaker claimed: they are in the corpus
+    assert 'qa-verdict-badge qa-verbatim">Verbatim<' in latest

@@ -150,7 +150,8 @@ def test_json_has_the_issues_fields_and_every_match_is_verbatim_text(fake_engine
     result = fake_engine.check(TERRORISM_TEN)
 
     data = json.loads(json.dumps(result.to_json()))
-    assert list(data) == ["text", "verdict", "misattributed", "matches"]
+    assert list(data) == ["text", "verdict", "misattributed", "attribution", "matches"]
+    assert data["attribution"] is None  # no speaker claimed
     assert data["verdict"] == "altered"
     (match,) = data["matches"]
     assert list(match)[: len(MATCH_KEYS)] == MATCH_KEYS
@@ -204,6 +205,63 @@ def test_a_quotation_in_a_transcript_is_attributed_to_its_turns_speaker(fake_eng
         "Misattributed: attributed to Zhao Lijian on 28 July 2022, but said by China Daily on 28 July 2022."
     )
     assert not right.misattributed and right.misattribution is None
+
+
+CAMPS = "We will open all camps to inspection tomorrow."
+
+
+def _engine_with(settings: Settings, fake_embedder, files: dict[str, str], uploads: dict | None = None) -> QuoteEngine:
+    from assistant.index import ingest
+    from assistant.uploads import save_upload
+
+    for name, text in files.items():
+        (settings.corpus_dir / name).write_text(text, encoding="utf-8")
+    for name, text in (uploads or {}).items():
+        save_upload(settings.corpus_dir, name, text.encode())
+    ingest(settings, fake_embedder)
+    return QuoteEngine.open(settings, fake_embedder)
+
+
+def test_words_in_a_document_that_names_no_speaker_do_not_confirm_a_claimed_one(settings, fake_embedder) -> None:
+    """Issue 22: a one-line 'Zhao Lijian:' in a file with no author or speaker is not a turn of his."""
+    engine = _engine_with(settings, fake_embedder, {"press-notes.txt": f"Press notes\nZhao Lijian: {CAMPS}\n"})
+
+    result = engine.check(CAMPS, speaker="Zhao Lijian")
+
+    assert result.verdict == "verbatim" and not result.misattributed
+    assert result.attribution == "unattributed" and result.status == "unattributed"
+    assert result.label == "Unattributed" and "Verbatim" not in result.summary
+    assert result.summary == (
+        "Unattributed: these words are in the corpus, but the source does not say who said this; "
+        "it does not confirm these words are Zhao Lijian's."
+    )
+    assert result.to_json()["attribution"] == "unattributed"
+    assert engine.check(CAMPS).label == "Verbatim"  # without a claimed speaker the words are simply found
+
+
+def test_only_an_upload_holding_the_words_is_said_in_the_verdict(settings, fake_embedder) -> None:
+    engine = _engine_with(settings, fake_embedder, {}, uploads={"notes.txt": f"Press notes\n{CAMPS}\n"})
+
+    claimed = engine.check(CAMPS, speaker="Zhao Lijian")
+    plain = engine.check(CAMPS)
+
+    assert claimed.attribution == "upload" and claimed.label == "Unattributed"
+    assert "only in an uploaded document, which is no evidence of who said them" in claimed.summary
+    assert claimed.matches[0].uploaded and claimed.to_json()["matches"][0]["uploaded"] is True
+    assert plain.summary.startswith("Verbatim: these words are only in an uploaded document")
+
+
+def test_a_claim_is_confirmed_by_a_turn_or_the_documents_speaker(settings, fake_embedder) -> None:
+    engine = _engine_with(settings, fake_embedder, {"press-notes.txt": f"Press notes\n{CAMPS}\n"})
+    text = engine.document("2022-07-28-mfa-press-conference-zhao-lijian").text
+    said = "The so-called assessment of Xinjiang is a show choreographed and staged by the US"
+    assert said in text
+
+    confirmed = engine.check(said, speaker="Zhao Lijian")
+    other = engine.check(said, speaker="Jen Psaki")
+
+    assert confirmed.attribution == "confirmed" and confirmed.label == "Verbatim" and confirmed.attribution_note is None
+    assert other.attribution == "misattributed" and other.misattributed and other.label == "Verbatim"
 
 
 def test_not_found_shows_the_nearest_passages_marked_not_a_match(fake_engine: QuoteEngine) -> None:

@@ -6,7 +6,14 @@ import pytest
 
 from assistant.errors import QuestionError
 from assistant.passages import Passage, Span
-from assistant.search import Filters, best_sentences, calibrate_threshold, contextualize, parse_question
+from assistant.search import (
+    Filters,
+    best_sentences,
+    calibrate_threshold,
+    contextualize,
+    is_follow_up,
+    parse_question,
+)
 
 NOTE = "2023-09-14-china-un-mission-note-verbale"
 PRESS = "2022-07-28-mfa-press-conference-zhao-lijian"
@@ -35,6 +42,37 @@ def test_follow_ups_carry_the_previous_question():
     assert contextualize("And what did they ask for?", previous) == f"{previous} And what did they ask for?"
     assert contextualize("Which countries supported China's Xinjiang policy at the UN?", previous).startswith("Which")
     assert contextualize("And what about it?", None) == "And what about it?"
+
+
+@pytest.mark.parametrize(
+    ("question", "follows"),
+    [
+        ("And what did they ask for?", True),
+        ("What about Bachelet?", True),
+        ("Why?", True),
+        ("Why did he do that?", True),
+        ("What did they say?", True),
+        # issue 22: a question with its own subject is not a follow-up, however it opens
+        ("Why did President Biden decide to withdraw from Afghanistan?", False),
+        ("What did Psaki say about the Child Tax Credit in May 2021?", False),
+        ("How many countries supported China's Xinjiang policy?", False),
+        ("Why do the co-sponsors of the event oppose China's policy in Xinjiang at the United Nations?", False),
+    ],
+)
+def test_only_a_question_that_needs_the_previous_one_is_a_follow_up(question: str, follows: bool) -> None:
+    assert is_follow_up(question) is follows
+
+
+def test_a_sequence_of_questions_is_read_as_follow_ups_only_where_one_needs_the_last(fake_engine):
+    """The issue's sequence: the first question is never a follow-up, 'Why did X ...' stands alone, 'Why?' does not."""
+    first = fake_engine.ask("What did Zhao Lijian say about the NGOs in July 2022?")
+    why = fake_engine.ask("Why did the High Commissioner visit China?", previous=first.question)
+    bare = fake_engine.ask("Why?", previous=why.question)
+
+    assert fake_engine.steerer.read(first.question).rest != first.question  # steered: its names and dates are taken out
+    assert first.searched_for is None  # ... and what was searched within them is never shown
+    assert why.searched_for is None
+    assert bare.searched_for == "Why did the High Commissioner visit China? Why?"
 
 
 def test_phrase_restricts_results_to_passages_containing_it(fake_engine):

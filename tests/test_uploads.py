@@ -183,6 +183,40 @@ def test_an_upload_cannot_give_a_catalogued_speaker_a_turn(corpus: Path) -> None
         save_upload(corpus, "transcript.txt", transcript)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        # issue 22: one turn under a heading is not read as a transcript, but it is still a turn given to him
+        "Press notes\nZhao Lijian: We will open all camps to inspection tomorrow.\n",
+        "Zhao Lijian: We will open all camps to inspection tomorrow.\n",
+        "Notes from the day.\n\nSome prose first.\n   ZHAO LIJIAN:\tWe will open all camps.\n",
+    ],
+)
+def test_one_turn_labelled_with_a_catalogued_speaker_is_refused(corpus: Path, text: str) -> None:
+    before = snapshot(corpus)
+    with pytest.raises(UploadError, match="it names Zhao Lijian as its speaker"):
+        save_upload(corpus, "zhao-turn.txt", text.encode())
+    assert snapshot(corpus) == before
+
+
+def test_a_label_a_catalogued_document_gives_its_speaker_is_refused(corpus: Path) -> None:
+    """The catalogued press conference labels its speaker's turns; an upload may not use that label either."""
+    (corpus / "catalog.yaml").write_text(
+        (corpus / "catalog.yaml").read_text(encoding="utf-8")
+        + "\nbriefing.txt:\n  title: Press Briefing by Press Secretary Jen Psaki\n  speaker: Jen Psaki\n",
+        encoding="utf-8",
+    )
+    (corpus / "briefing.txt").write_text("MS. PSAKI: Hello.\n\nQ Thanks.\n\nMS. PSAKI: Bye.\n", encoding="utf-8")
+    with pytest.raises(UploadError, match="it names Jen Psaki as its speaker"):
+        save_upload(corpus, "forged.txt", b"Notes\nMS. PSAKI: We will cancel every loan.\n")
+    assert save_upload(corpus, "other.txt", b"Notes\nMS. SMITH: We will cancel every loan.\n").path.is_file()
+
+
+def test_a_colon_in_prose_is_not_a_turn(corpus: Path) -> None:
+    saved = save_upload(corpus, "prose.txt", b"Press notes\nThe key point: Zhao Lijian spoke about camps.\n")
+    assert saved.path.is_file()
+
+
 def test_a_name_that_only_contains_part_of_a_catalogued_one_is_allowed(corpus: Path) -> None:
     saved = save_upload(corpus, "zhao.md", b"---\nauthor: Zhao\nspeaker: Lijian Zhaoxi\n---\n\nOther words.\n")
     assert saved.path.is_file()

@@ -246,9 +246,14 @@ def check_html(result: CheckResult) -> str:
     """A checked quotation as safe HTML: the quotation, its verdict, any misattribution, then each match."""
     claim = f'<p class="qa-muted">Attributed to {escape(result.claim.describe())}</p>' if result.claim.given else ""
     verdict = (
-        f'<p class="qa-verdict"><span class="qa-verdict-badge qa-{result.verdict}">{escape(result.label)}</span>'
+        f'<p class="qa-verdict"><span class="qa-verdict-badge qa-{result.status}">{escape(result.label)}</span>'
         f"{escape(result.explanation)}</p>"
     )
+    if result.attribution_note and result.status != "unattributed":  # altered words no source gives anyone
+        verdict += (
+            '<p class="qa-verdict"><span class="qa-verdict-badge qa-unattributed">Unattributed</span>'
+            f"{escape(result.attribution_note)}</p>"
+        )
     misattribution = ""
     if result.misattributed:
         who = escape(f"Attributed to {result.claim.describe()}, but said by {result.matches[0].said}.")
@@ -270,6 +275,8 @@ def check_match_html(match: CheckMatch, number: int, several_parts: bool = False
     badges = "" if match.is_match else '<span class="qa-badge">Not a match</span>'
     if match.misattributed:
         badges += '<span class="qa-badge qa-badge-warn">Misattributed</span>'
+    if match.uploaded:
+        badges += '<span class="qa-badge">Uploaded, not verified</span>'
     part = f'<p class="qa-muted">For “{escape(match.quoted)}”:</p>' if several_parts and match.is_match else ""
     changed = [(op.source_start - match.start, op.source_end - match.start) for op in match.differences if op.source]
     diff = ""
