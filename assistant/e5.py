@@ -352,7 +352,7 @@ def write_model_folder(model_file: E5File, folder: Path) -> None:
             "attention_probs_dropout_prob": 0.0,
             "max_position_embeddings": header.positions,
             "type_vocab_size": header.token_types,
-            "layer_norm_eps": header.eps,
+            "layer_norm_eps": float(f"{header.eps:.7g}"),  # stored as float32: 1e-12, not 9.99999996e-13
             "pad_token_id": model_file.pad,
             "position_embedding_type": "absolute",  # the engine's positions start at 0 on <s>
             "torch_dtype": "float32",
