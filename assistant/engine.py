@@ -121,7 +121,7 @@ class QuoteEngine:
         self._listing = corpus_listing(settings.corpus_dir) if listing is None else listing
         self.embedder = embedder
         self.reranker = reranker
-        self.searcher = Searcher(index, embedder, settings.threshold, reranker)
+        self.searcher = Searcher(index, embedder, settings.threshold, reranker, settings.confident_relevance)
         self._documents = {info.doc_id: info for info in index.documents()}
         self._steerer: Steerer | None = None
         self.checker = QuoteChecker(index, self.searcher, self._documents, uploaded=self._uploaded_ids())
@@ -382,8 +382,8 @@ class QuoteEngine:
         return report, QuoteEngine(self.settings, index, self.embedder, self.reranker, listing)
 
     def _sentence_scores(self, question: str, sentences: list[str]) -> list[float]:
-        vectors = self.embedder.encode([question, *sentences])
-        return list(np.asarray(vectors[1:] @ vectors[0], dtype=float))
+        query = self.embedder.encode_queries([question])[0]
+        return list(np.asarray(self.embedder.encode(sentences) @ query, dtype=float))
 
 
 def _with_steering(filters: Filters, steering: Steering) -> Filters | None:

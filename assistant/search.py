@@ -38,7 +38,7 @@ CANDIDATES = 50
 # A question most of whose content words the corpus never uses is about something else, even
 # when its embedding lands near an on-topic passage ("How many Uyghurs live in Xinjiang?").
 UNKNOWN_WORDS_SHARE = 0.6
-CONFIDENT_RELEVANCE = 0.6
+CONFIDENT_RELEVANCE = 0.6  # all-MiniLM-L6-v2's; the engine passes its model's (config.DenseScale)
 #: In a collection this large, a question word it never uses ("sourdough", "Wimbledon" in a year of press
 #: briefings) says the question is about something it does not cover: 3 of 104 answerable briefing questions
 #: hold one (24,813 passages), 7 of 19 unanswerable ones. In small collections most answerable questions do
@@ -223,9 +223,9 @@ def _the_question_asked(passage: Passage, best: Span | None) -> Span | None:
     return next((span for span in asking if span.start >= start), asking[-1])
 
 
-def _confident_only(hit: Hit) -> Hit:
-    """The hit, a match only if its cosine reaches CONFIDENT_RELEVANCE (most question words unknown)."""
-    return replace(hit, matched_by=_matched_by(False, False, hit.relevance >= CONFIDENT_RELEVANCE))
+def _confident_only(hit: Hit, confident_relevance: float = CONFIDENT_RELEVANCE) -> Hit:
+    """The hit, a match only if its cosine reaches `confident_relevance` (most question words unknown)."""
+    return replace(hit, matched_by=_matched_by(False, False, hit.relevance >= confident_relevance))
 
 
 def best_sentences(reranker, question: str, passages: list[Passage]) -> tuple[np.ndarray, list[Span]]:
@@ -265,10 +265,19 @@ def best_sentences(reranker, question: str, passages: list[Passage]) -> tuple[np
 class Searcher:
     """Hybrid retrieval over one loaded Index with one Embedder."""
 
-    def __init__(self, index: Index, embedder: Embedder, threshold: float, reranker=None) -> None:
+    def __init__(
+        self,
+        index: Index,
+        embedder: Embedder,
+        threshold: float,
+        reranker=None,
+        confident_relevance: float = CONFIDENT_RELEVANCE,
+    ) -> None:
+        """`threshold` and `confident_relevance` are cosines on the embedder's scale (config.DenseScale)."""
         self.index = index
         self.embedder = embedder
         self.threshold = threshold
+        self.confident_relevance = confident_relevance
         self.reranker = reranker
         self._matrix = index.matrix
         # One question at a time: FAISS's OpenMP threads cost more than they save and contend with
@@ -305,7 +314,7 @@ class Searcher:
         # The keyword search runs while the model embeds the question: ONNX Runtime and numpy
         # (bm25s) both release the GIL, so the two mostly overlap.
         keyword_job = _KEYWORD_SEARCH.submit(self._keyword, question, depth, allowed) if mode != "dense" else None
-        query_vector = self.embedder.encode([question.text])[0]
+        query_vector = self.embedder.encode_queries([question.text])[0]
         dense = self._dense(query_vector, depth, allowed) if mode != "keyword" else []
         keyword = keyword_job.result() if keyword_job else []
         fused = self._fuse(
@@ -318,7 +327,7 @@ class Searcher:
             unknown = self._unknown_words(question)
             strict = self._names_the_unknown(question, unknown)
             confident = strict or self._mostly_unknown_words(question, unknown)
-            cosine_floor = CONFIDENT_RELEVANCE if confident else self.threshold
+            cosine_floor = self.confident_relevance if confident else self.threshold
             model_floor = self.reranker.strict_threshold if strict else self.reranker.threshold
             phrase_matched = bool(question.phrases)
             reporters = frozenset(reporters)
@@ -327,7 +336,7 @@ class Searcher:
         else:
             hits = self._select(fused, query_vector, top_k, dense, keyword, bool(question.phrases))
             if not question.phrases and self._mostly_unknown_words(question):
-                hits = [_confident_only(h) for h in hits]
+                hits = [_confident_only(h, self.confident_relevance) for h in hits]
         answered = any(hit.is_match for hit in hits)  # hits stay in fused order: it ranks better than cosine
         reason = None if answered else "No passage in the corpus answers this question."
         return SearchResult(question, hits, answered, reason, mode)

@@ -56,7 +56,7 @@ def _measure(args) -> dict:
         floor = []
         for question in questions * 2:
             started = time.perf_counter()
-            embedder.encode([question])
+            embedder.encode_queries([question])
             floor.append(time.perf_counter() - started)
         reference = vectors if reference is None else reference
         cosine = np.sum(vectors * reference, axis=1)

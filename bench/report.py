@@ -457,7 +457,8 @@ def _latency(results: dict) -> str:
         f"`engine.ask(question, top_k={data['top_k']})` in the default mode (hybrid retrieval, then the "
         "question–sentence model reads the sentences of the top 20 candidates), {data['rounds']} rounds of "
         f"{data['questions']} questions about the speeches after 5 warm-up asks, in a fresh process per index "
-        "(`python -m bench.latency`). The floor is `embedder.encode([question])` alone, timed just before each ask. "
+        "(`python -m bench.latency`). The floor is `embedder.encode_queries([question])` alone, timed just "
+        "before each ask. "
         "Hybrid without the model, dense and keyword are one round each.",
         "",
         "| passages | index | floor p50 / p95 | **ask p50** / p95 | ask p50 ÷ floor | hybrid without model p50 "

@@ -73,6 +73,10 @@ class ReusedVectorEmbedder:
             progress(len(texts))
         return out
 
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Questions are looked up like passages (this embedder serves ingests, which embed none)."""
+        return self.encode(texts)
+
     def _vector(self, text: str) -> np.ndarray:
         row = self._row.get(text)
         if row is None:

@@ -50,6 +50,10 @@ class BagOfWordsEmbedder:
             progress(len(texts))
         return rows
 
+    def encode_queries(self, texts) -> np.ndarray:
+        """Questions are bags of words like passages."""
+        return self.encode(texts)
+
 
 def copy_corpus(target: Path) -> Path:
     """A writable copy of the seed corpus (files and catalog) at target."""

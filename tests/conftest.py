@@ -53,6 +53,10 @@ class FakeEmbedder:
             progress(len(texts))
         return np.asarray(rows, dtype=np.float32).reshape(len(texts), self._dimension)
 
+    def encode_queries(self, texts) -> np.ndarray:
+        """Questions are bags of words like passages (the real MiniLM reads both alike too)."""
+        return self.encode(texts)
+
 
 @pytest.fixture
 def fake_embedder() -> FakeEmbedder:
