@@ -1,5 +1,9 @@
 """Check a quotation: is it in the corpus verbatim, altered (with a word-level diff), or not at all; and who said it.
 
+Chinese, written without spaces, is compared character by character: each CJK letter is a token,
+so its diff is character-level; full-width and half-width forms count as the same ("，" and ",",
+"。" and ".", "Ａ" and "A").
+
 A quotation is cut into fragments at its ellipses ("...", "…", "[...]"). Candidate passages
 come from the engine's own indexes: the hybrid search (dense + BM25) over the quotation, and
 FTS5 exact phrases of the first and last words of each fragment, which find a verbatim
@@ -30,9 +34,10 @@ from rapidfuzz import fuzz, utils
 from rapidfuzz.distance import Indel, Levenshtein
 
 from assistant.answer import citation_for, format_date
+from assistant.cjk import CJK_LETTER
 from assistant.errors import QuotationError
 from assistant.index import DocumentInfo, Index
-from assistant.keywords import WORD
+from assistant.keywords import WORD, fts_phrase, phrase_terms
 from assistant.passages import Passage, sentence_spans
 from assistant.search import MAX_QUESTION_CHARS, Question, Searcher
 
@@ -62,14 +67,25 @@ NEAREST = 3  # passages shown when nothing matches
 MAX_SLACK = 20  # tokens an aligned span's ends may move
 CLAIM_MATCH = 90  # rapidfuzz token_set_ratio from which a named speaker is taken to be the source
 DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-TOKEN = re.compile(r"\w+|[^\w\s]")
+# A token: one CJK letter, a run of other word characters, or one punctuation mark.
+TOKEN = re.compile(rf"{CJK_LETTER.pattern}|(?:(?!{CJK_LETTER.pattern})\w)+|[^\w\s]")
 # "...", ". . .", "…", "[...]", "(…)". Spaced dots need single spaces, so that in "said. ... Then" the
 # sentence keeps its full stop.
 ELLIPSIS = re.compile(r"[\[(]\s*(?:…|\.{3,}|\.(?: \.){2,})\s*[\])]|…|\.{3,}|\.(?: \.){2,}")
 OPENING_MARKS, CLOSING_MARKS = "\"'“‘«„", "\"'”’»“"
 # Typographic characters and their plain forms, one character each so that offsets never move.
+# Full-width forms (U+FF01-FF5E: "，", "：", "？", "Ａ", "１") are their ASCII characters, and CJK stops,
+# commas and corner quotes the Latin ones: a Chinese quotation typed with either kind of punctuation matches.
 _PLAIN = str.maketrans(
-    {**dict.fromkeys("‘’‚‛′`´‹›", "'"), **dict.fromkeys("“”„‟″«»", '"'), **dict.fromkeys("‐‑‒–—―−", "-")}
+    {
+        **{chr(code): chr(code - 0xFEE0) for code in range(0xFF01, 0xFF5F)},
+        **dict.fromkeys("‘’‚‛′`´‹›", "'"),
+        **dict.fromkeys("“”„‟″«»「」『』＂", '"'),
+        **dict.fromkeys("‐‑‒–—―−", "-"),
+        **dict.fromkeys("。｡", "."),
+        **dict.fromkeys("、､", ","),
+        "\u3000": " ",
+    }
 )
 # Each distinct token of a quotation becomes one private-use character, every other token of a
 # document the same sentinel, so that token sequences compare as strings (str.find, rapidfuzz).
@@ -492,7 +508,7 @@ class QuoteChecker:
         """
         phrases = []
         for fragment in quotation.fragments:
-            words = WORD.findall(quotation.fragment_text(fragment))
+            words = phrase_terms(quotation.fragment_text(fragment))
             size = min(PHRASE_WORDS, (len(words) + 1) // 2)
             phrases += [" ".join(words[:size]), " ".join(words[-size:])]
         found = [self._phrase_hits(phrase) for phrase in list(dict.fromkeys(phrases))[:MAX_PHRASES]]
@@ -503,7 +519,7 @@ class QuoteChecker:
         try:
             rows = self.index.query(
                 "SELECT rowid FROM passages_fts WHERE passages_fts MATCH ? LIMIT ?",
-                ['text : "' + phrase.replace('"', '""') + '"', PHRASE_PASSAGES],
+                [fts_phrase(phrase), PHRASE_PASSAGES],
             )
         except sqlite3.Error:  # a phrase FTS5 cannot read: the hybrid search still gives candidates
             return []

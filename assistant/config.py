@@ -24,6 +24,14 @@ class DenseScale:
 
     threshold: float
     confident: float
+    #: The cosine from which a passage answers a question written mostly in CJK letters, which the English
+    #: question–sentence model cannot read (search.Searcher ranks those by the hybrid alone). None: `threshold`.
+    cjk_threshold: float | None = None
+
+    @property
+    def cjk(self) -> float:
+        """The CJK-question threshold, `threshold` where none is fitted."""
+        return self.threshold if self.cjk_threshold is None else self.cjk_threshold
 
 
 #: all-MiniLM-L6-v2's (and any other local model's, as before there was a choice).
@@ -149,6 +157,11 @@ class Settings:
     def confident_relevance(self) -> float:
         """The cosine that answers a question most of whose words the corpus never uses (DenseScale)."""
         return dense_scale(self.model).confident
+
+    @property
+    def cjk_threshold(self) -> float:
+        """The cosine a mostly-CJK question's passage needs to be a match (DenseScale.cjk)."""
+        return dense_scale(self.model).cjk
 
     def load_reranker(self):
         """The reranker these settings name, loaded now (None when turned off). Raises RerankerError."""

@@ -121,7 +121,9 @@ class QuoteEngine:
         self._listing = corpus_listing(settings.corpus_dir) if listing is None else listing
         self.embedder = embedder
         self.reranker = reranker
-        self.searcher = Searcher(index, embedder, settings.threshold, reranker, settings.confident_relevance)
+        self.searcher = Searcher(
+            index, embedder, settings.threshold, reranker, settings.confident_relevance, settings.cjk_threshold
+        )
         self._documents = {info.doc_id: info for info in index.documents()}
         self._steerer: Steerer | None = None
         self.checker = QuoteChecker(index, self.searcher, self._documents, uploaded=self._uploaded_ids())

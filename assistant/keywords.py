@@ -7,19 +7,28 @@ in the passage store for exact phrases. Each passage is indexed twice, its text 
 its context (who and what it comes from: document title, author, kind, place,
 reference, speaker), so "the note verbale" or "the spokesperson" find the right
 document's passages; the context counts CONTEXT_WEIGHT as much as the text.
+
+Chinese writes no spaces: a run of Han characters is cut into words by jieba (its bundled
+dictionary, loaded on the first Chinese text, about a second), which found the answer first
+more often than overlapping character bigrams on a Chinese check (bench/zh_keywords.py).
+Every other word is read as before.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import logging
 import re
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
 import bm25s
 import numpy as np
 import snowballstemmer
+
+from assistant.cjk import CJK_LETTER, HAN, HAN_RUN
 
 WORD = re.compile(r"\w+")
 # Question words that say nothing about what is asked ("What did they say about ..."), left out
@@ -36,6 +45,14 @@ STOPWORDS = frozenset(
     document documents text according
     """.split()  # noqa: SIM905 - a word list reads better as words
 )
+# The same for Chinese, as jieba cuts them: particles, pronouns and question words ("……是什么？").
+CHINESE_STOPWORDS = frozenset(
+    """
+    的 了 是 在 和 与 及 或 对 就 都 也 而 并 把 被 让 给 从 向 于 以 之 其 这 那 这个 那个 这些 那些 这样 那样
+    什么 哪些 哪个 哪里 怎么 怎样 怎么样 如何 为什么 为何 何时 多少 几 谁 吗 呢 吧 啊 呀 有 没有 有没有 说 讲 谈
+    表示 称 我 你 他 她 它 我们 你们 他们 她们 它们 请问 关于 一下 曾 曾经 能 会 要 可以 是否 还是
+    """.split()  # noqa: SIM905 - a word list reads better as words
+)
 CONTEXT_WEIGHT = 0.3
 BM25_K1, BM25_B = 1.2, 0.75  # SQLite FTS5's constants, which this index replaced for ranking
 #: What save() writes in its folder: one bm25s index per field, and the passage count.
@@ -43,6 +60,8 @@ FIELDS = ("text", "context")
 ABOUT = "keywords.json"
 
 _stemmer = snowballstemmer.stemmer("english")
+_segmenter_lock = threading.Lock()
+_segmenters: list = []  # the one jieba word cutter, once built
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -52,8 +71,78 @@ def stem(word: str) -> str:
 
 
 def content_words(text: str) -> list[str]:
-    """The words that carry meaning, case-folded, in order: no stop words, no single Latin letters."""
-    return [w for w in WORD.findall(text.casefold()) if w not in STOPWORDS and (len(w) > 1 or not w.isascii())]
+    """The words that carry meaning, case-folded, in order: no stop words, no single Latin letters.
+
+    A run of Han characters gives its words (han_words), without CHINESE_STOPWORDS; a word mixing
+    Han and other letters ('新冠covid') is read as its Han and other parts.
+    """
+    words = []
+    for word in WORD.findall(text.casefold()):
+        if HAN.search(word) is None:
+            if word not in STOPWORDS and (len(word) > 1 or not word.isascii()):
+                words.append(word)
+            continue
+        cursor = 0
+        for run in HAN_RUN.finditer(word):
+            words += content_words(word[cursor : run.start()]) if run.start() > cursor else []
+            words += [w for w in han_words(run.group()) if w not in CHINESE_STOPWORDS]
+            cursor = run.end()
+        words += content_words(word[cursor:]) if cursor < len(word) else []
+    return words
+
+
+def phrase_terms(text: str) -> list[str]:
+    """The terms of an exact phrase as FTS5 matches them: its words, each CJK letter a term of its own.
+
+    A word segmenter may cut a phrase differently from the passage holding it; single characters
+    cannot be cut differently, so the passage store indexes CJK letters one by one (fts_text).
+    """
+    return WORD.findall(_spaced_cjk(text))
+
+
+def fts_text(text: str) -> str:
+    """A passage's text as the passage store's FTS5 table indexes it: each CJK letter its own token."""
+    return _spaced_cjk(text)
+
+
+def fts_phrase(text: str, column: str = "text") -> str:
+    """An FTS5 query for `text` as an exact phrase in `column`, e.g. 'text : "涉 疆 问 题"'."""
+    return f'{column} : "' + " ".join(phrase_terms(text)).replace('"', '""') + '"'
+
+
+def _spaced_cjk(text: str) -> str:
+    return CJK_LETTER.sub(r" \g<0> ", text) if CJK_LETTER.search(text) else text
+
+
+def han_words(run: str) -> list[str]:
+    """The words of a run of Han characters, by jieba's dictionary (and its HMM for words it lacks)."""
+    return [word for word in _segmenter().cut(run) if word.strip()]
+
+
+def han_bigrams(run: str) -> list[str]:
+    """The overlapping character pairs of a run of Han characters (one character alone stays one): the
+    other way to read Chinese without a dictionary, measured against han_words in bench/zh_keywords.py."""
+    return [run[i : i + 2] for i in range(len(run) - 1)] or [run]
+
+
+def _segmenter():
+    """jieba's word cutter with its bundled dictionary, built once per process and never written to disk.
+
+    jieba would cache the dictionary in the temp folder, but reading that cache took as long as building
+    it (1.4 s and 1.3 s here), and a file in a shared folder is one another user could replace. Its
+    progress lines go to the 'jieba' logger (warnings only), not straight to stderr.
+    """
+    with _segmenter_lock:  # the keyword search's thread and the caller's may both ask first
+        if not _segmenters:
+            import jieba
+
+            jieba.default_logger.removeHandler(jieba.log_console)
+            jieba.default_logger.setLevel(logging.WARNING)
+            segmenter = jieba.Tokenizer()
+            segmenter.FREQ, segmenter.total = segmenter.gen_pfdict(segmenter.get_dict_file())
+            segmenter.initialized = True  # what initialize() sets after loading, minus its cache file
+            _segmenters.append(segmenter)
+        return _segmenters[0]
 
 
 def tokens(text: str) -> list[str]:

@@ -17,6 +17,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from assistant.cjk import CJK_LETTER, columns, reach, weighted_length
 from assistant.config import PassageSettings
 from assistant.corpus import Document
 
@@ -26,9 +27,17 @@ _SPACE = r"[^\S\r\n]"
 PARAGRAPH_BREAK = re.compile(rf"(?:\r\n|\r|\n){_SPACE}*(?:(?:\r\n|\r|\n){_SPACE}*)+")
 LINE_BREAK = re.compile(r"\r\n|\r|\n")
 # Ends a line that closes a paragraph in one-paragraph-a-line documents.
-CLOSING_PUNCTUATION = tuple('.!?:;)"”’»。！？')
-# Sentence end: punctuation, optional closing quotes/brackets, then whitespace; or CJK full stop.
-SENTENCE_END = re.compile(r"[.!?…]+[\"'”’»)\]]*(?=\s)|[。！？]+[」』”’）]*")
+CLOSING_PUNCTUATION = tuple('.!?:;)"”’»。！？；：」』）》')
+# Where a sentence's closing quotes and brackets may follow its end mark, Latin and CJK.
+_CLOSERS = "\"'”’»)\\]」』）》〕】"
+# Sentence end: punctuation, optional closing quotes/brackets, then whitespace (or, after ! and ?, a CJK
+# letter: '他说!我们'); or a CJK full stop, exclamation or question mark or semicolon, with no space needed
+# (Chinese sets none), and any closing quotes after it ('。”', '？」').
+SENTENCE_END = re.compile(
+    rf"[.!?…]+[{_CLOSERS}]*(?=\s)|[!?]+[{_CLOSERS}]*(?={CJK_LETTER.pattern})|[。！？；｡]+[{_CLOSERS}]*"
+)
+# Where a sentence too long for a passage may be cut: after a CJK comma, enumeration comma or colon.
+CJK_PAUSES = "，、：､"
 # A turn label: a bare Q (a reporter, no colon: `Q    Thanks, Jen.`), or capitalised words and a
 # colon (`MS. PSAKI:`, `MS.  PSAKI:`, `Zhao Lijian:`, `Q:`), then text on the same line.
 SPEAKER_LABEL = re.compile(
@@ -248,7 +257,7 @@ def passages_for(document: Document, settings: PassageSettings | None = None) ->
             turn = resolve(label) if is_transcript and label else turn
             owner = turn
         sentences = sentence_spans(text, span.start, span.end, settings.max_chars)
-        for window in _windows(sentences, settings.max_chars):
+        for window in _windows(text, sentences, settings.max_chars):
             start, end = window[0].start, window[-1].end
             passages.append(
                 Passage(document.doc_id, start, end, number, owner.speaker, text[start:end], tuple(window), owner.label)
@@ -387,7 +396,7 @@ def paragraph_spans(text: str, start: int = 0) -> list[Span]:
     inside a paragraph, Markdown line breaks included, stay together. In documents written
     one paragraph a line (most characters on lines over 100 characters), a line break after
     closing punctuation separates paragraphs too; short lines without it (an address block)
-    stay together.
+    stay together. A line's length is in columns, a CJK character taking two (cjk.columns).
     """
     blocks = _split(text, start, len(text), PARAGRAPH_BREAK)
     if _one_paragraph_a_line(text, start):
@@ -396,7 +405,8 @@ def paragraph_spans(text: str, start: int = 0) -> list[Span]:
 
 
 def sentence_spans(text: str, start: int, end: int, max_chars: int = 1000) -> list[Span]:
-    """Sentences of text[start:end], trimmed; none longer than max_chars (cut at a space if any)."""
+    """Sentences of text[start:end], trimmed; none longer than max_chars, a CJK letter counting as
+    CJK_CHAR_WEIGHT characters (cut at a space or a CJK comma if any)."""
     sentences = []
     cursor = start
     for match in SENTENCE_END.finditer(text, start, end):
@@ -410,11 +420,11 @@ def sentence_spans(text: str, start: int, end: int, max_chars: int = 1000) -> li
     return [piece for sentence in sentences for piece in _cut_long(text, sentence, max_chars)]
 
 
-def _windows(sentences: list[Span], max_chars: int) -> list[list[Span]]:
-    """Group consecutive sentences into windows whose span is at most max_chars."""
+def _windows(text: str, sentences: list[Span], max_chars: int) -> list[list[Span]]:
+    """Group consecutive sentences into windows whose span is at most max_chars (cjk.weighted_length)."""
     windows: list[list[Span]] = []
     for sentence in sentences:
-        if windows and sentence.end - windows[-1][0].start <= max_chars:
+        if windows and weighted_length(text, windows[-1][0].start, sentence.end) <= max_chars:
             windows[-1].append(sentence)
         else:
             windows.append([sentence])
@@ -431,9 +441,9 @@ def _split(text: str, start: int, end: int, separator: re.Pattern) -> list[Span]
 
 
 def _one_paragraph_a_line(text: str, start: int) -> bool:
-    lines = LINE_BREAK.split(text[start:])
-    long_chars = sum(len(line) for line in lines if len(line) > 100)
-    return long_chars > 0.5 * max(1, sum(len(line) for line in lines))
+    widths = [columns(line) for line in LINE_BREAK.split(text[start:])]
+    long_columns = sum(width for width in widths if width > 100)
+    return long_columns > 0.5 * max(1, sum(widths))
 
 
 def _split_lines_after_punctuation(text: str, block: Span) -> list[Span]:
@@ -464,10 +474,13 @@ def _is_abbreviation(text: str, lower_bound: int, dot: int) -> bool:
 
 
 def _cut_long(text: str, sentence: Span, max_chars: int) -> list[Span]:
+    """A sentence over max_chars (weighted) in pieces: cut at the last space, else after the last CJK comma."""
     pieces, start = [], sentence.start
-    while sentence.end - start > max_chars:
-        limit = start + max_chars
+    while weighted_length(text, start, sentence.end) > max_chars:
+        limit = reach(text, start, max_chars, sentence.end)
         cut = max((text.rfind(ch, start + 1, limit) for ch in " \t\n"), default=-1)
+        if cut <= start:
+            cut = max((text.rfind(ch, start, limit) + 1 for ch in CJK_PAUSES), default=0)
         end = cut if cut > start else limit
         if (span := _trim(text, start, end)) is not None:
             pieces.append(span)

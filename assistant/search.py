@@ -14,6 +14,11 @@ probability reaches the model's threshold, or when its cosine reaches the hybrid
 real collections the model's probability alone declined most answerable questions. Without a
 model (mode "hybrid"), a match is a cosine above a threshold calibrated on labelled questions
 (see `calibrate_threshold`). A quoted phrase is always a match.
+
+The model reads English only: a question written mostly in CJK letters (cjk.is_mostly_cjk) is
+ranked by the hybrid order whatever the mode, and is a match by its cosine reaching the
+searcher's `cjk_threshold` (CJK_THRESHOLD), so that it is never declined for want of a model
+that can read it.
 """
 
 from __future__ import annotations
@@ -26,10 +31,12 @@ from dataclasses import dataclass, field, replace
 import faiss
 import numpy as np
 
+from assistant.cjk import is_mostly_cjk
+from assistant.config import DEFAULT_THRESHOLD
 from assistant.embedding import Embedder
 from assistant.errors import QuestionError
 from assistant.index import Index
-from assistant.keywords import STOPWORDS, WORD, content_words
+from assistant.keywords import STOPWORDS, WORD, content_words, fts_phrase
 from assistant.passages import Passage, Span, same_person
 
 MAX_QUESTION_CHARS = 2000
@@ -63,7 +70,11 @@ ASKING = re.compile(r"\b(?:ask|asks|asked|asking)\b", re.IGNORECASE)
 #: (seed set: highlight 0.776 -> 0.837 on the development candidates; unchanged on the held-out training data).
 CONTINUES = re.compile(r"\W*(?:They|It|This|These|Those|He|She|Such|That|Their|Its|His|Her)\b")
 CONTINUATION_MARGIN = 2.0
-PHRASE = re.compile(r'"([^"]+)"|“([^”]+)”')
+PHRASE = re.compile(r'"([^"]+)"|“([^”]+)”|「([^」]+)」')
+#: The cosine from which a passage answers a question written mostly in CJK letters, which the English
+#: question–sentence model cannot read. Not yet fitted: the English collections' cosine threshold until a
+#: multilingual embedder and labelled Chinese questions give one.
+CJK_THRESHOLD = DEFAULT_THRESHOLD
 #: Openers that carry on from the question before ("And what did the NGOs ask for?", "What about Bachelet?").
 #: "Why" is not one: "Why did President Biden decide to withdraw from Afghanistan?" has its own subject; "Why?"
 #: or "Why did he do that?" follow up by their ellipsis or pronoun.
@@ -272,13 +283,15 @@ class Searcher:
         threshold: float,
         reranker=None,
         confident_relevance: float = CONFIDENT_RELEVANCE,
+        cjk_threshold: float = CJK_THRESHOLD,
     ) -> None:
-        """`threshold` and `confident_relevance` are cosines on the embedder's scale (config.DenseScale)."""
+        """`threshold`, `confident_relevance` and `cjk_threshold` are cosines on the embedder's scale (config.DenseScale)."""
         self.index = index
         self.embedder = embedder
         self.threshold = threshold
         self.confident_relevance = confident_relevance
         self.reranker = reranker
+        self.cjk_threshold = cjk_threshold
         self._matrix = index.matrix
         # One question at a time: FAISS's OpenMP threads cost more than they save and contend with
         # torch's (flat search over 20,000 passages: 2.1 ms with 2 threads, 0.8 ms with 1; docs/benchmarks.md).
@@ -294,7 +307,9 @@ class Searcher:
     ) -> SearchResult:
         """The top_k passages for a question, best first, with match flags.
 
-        mode None is "reranked" when a reranker is loaded, else "hybrid". `reporters` are the speaker
+        mode None is "reranked" when a reranker is loaded, else "hybrid"; a question mostly in CJK letters is
+        searched "hybrid" instead of "reranked" (the model cannot read it), with the cosine threshold
+        `cjk_threshold`. `reporters` are the speaker
         values of reporters' turns when the question does not ask what a reporter asked: in mode
         "reranked" their turns rank below the officials' (REPORTER_PENALTY): a reporter's account is not the
         source's statement, though it may still answer, cited to the reporter. Raises ValueError
@@ -307,6 +322,8 @@ class Searcher:
             raise ValueError(f"mode must be one of {', '.join(MODES)}")
         if mode == "reranked" and self.reranker is None:
             raise ValueError("mode 'reranked' needs a reranker (ASSISTANT_RERANKER is 'none')")
+        if mode == "reranked" and is_mostly_cjk(question.text):
+            mode = "hybrid"
         allowed = self._allowed_ids(filters or Filters(), question.phrases)
         if allowed is not None and len(allowed) == 0:
             return SearchResult(question, reason=_nothing_allowed(question, filters), mode=mode)
@@ -334,7 +351,8 @@ class Searcher:
             hits = self._rerank(question, candidates, phrase_matched, cosine_floor, reporters, model_floor)
             hits = hits[:top_k]
         else:
-            hits = self._select(fused, query_vector, top_k, dense, keyword, bool(question.phrases))
+            threshold = self.cjk_threshold if is_mostly_cjk(question.text) else self.threshold
+            hits = self._select(fused, query_vector, top_k, dense, keyword, bool(question.phrases), threshold)
             if not question.phrases and self._mostly_unknown_words(question):
                 hits = [_confident_only(h, self.confident_relevance) for h in hits]
         answered = any(hit.is_match for hit in hits)  # hits stay in fused order: it ranks better than cosine
@@ -399,8 +417,10 @@ class Searcher:
         """Passage ids and BM25 scores (higher is better) for the question's content words."""
         return self.index.keywords.top(question.terms, depth, allowed)
 
-    def _select(self, fused, query_vector, top_k, dense, keyword, phrase_matched) -> list[Hit]:
-        """The best fused candidates, at most one per paragraph (so no overlapping windows of one place)."""
+    def _select(self, fused, query_vector, top_k, dense, keyword, phrase_matched, threshold=None) -> list[Hit]:
+        """The best fused candidates, at most one per paragraph (so no overlapping windows of one place); a
+        match when its cosine reaches `threshold` (default: the searcher's)."""
+        threshold = self.threshold if threshold is None else threshold
         passages: dict[int, Passage] = {}
         batch = max(2 * top_k, 10)  # fetched in batches: most asks need only the first
         dense_rank = {pid: rank for rank, pid in enumerate(dense, start=1)}
@@ -420,7 +440,7 @@ class Searcher:
                     passage=passages[pid],
                     score=score,
                     relevance=relevance,
-                    matched_by=_matched_by(phrase_matched, False, relevance >= self.threshold),
+                    matched_by=_matched_by(phrase_matched, False, relevance >= threshold),
                     dense_rank=dense_rank.get(pid),
                     keyword_rank=keyword_rank.get(pid),
                 )
@@ -509,11 +529,9 @@ class Searcher:
 
     def _phrase_ids(self, phrase: str) -> np.ndarray:
         """Passages containing the phrase exactly, ignoring case (FTS5 finds candidates, Python checks)."""
-        words = WORD.findall(phrase)
-        fts = 'text : "' + " ".join(words).replace('"', '""') + '"'
         rows = self.index.query(
             "SELECT p.id, p.text FROM passages_fts f JOIN passages p ON p.id = f.rowid WHERE passages_fts MATCH ?",
-            [fts],
+            [fts_phrase(phrase)],
         )
         needle = " ".join(phrase.casefold().split())
         ids = [pid for pid, text in rows if needle in " ".join(text.casefold().split())]

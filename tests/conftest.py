@@ -86,6 +86,19 @@ def fake_engine(settings: Settings, fake_embedder: FakeEmbedder) -> QuoteEngine:
     return QuoteEngine.open(settings, fake_embedder)
 
 
+#: A Chinese statement written for the tests (tests/data/zh/corpus), with front matter in Chinese.
+CHINESE_CORPUS = REPO / "tests" / "data" / "zh" / "corpus"
+
+
+@pytest.fixture
+def mixed_engine(seed_corpus: Path, settings: Settings, fake_embedder: FakeEmbedder) -> QuoteEngine:
+    """The seed corpus plus one Chinese document, with the fake embedder: what is found, keywords found."""
+    for path in CHINESE_CORPUS.iterdir():
+        shutil.copy(path, seed_corpus / path.name)
+    ingest(settings, fake_embedder)
+    return QuoteEngine.open(settings, fake_embedder)
+
+
 @pytest.fixture(scope="session")
 def real_engine(tmp_path_factory) -> QuoteEngine:
     """The seed corpus indexed with the real bundled model (built once per test run)."""

@@ -476,6 +476,12 @@ def test_document_without_a_range_shows_everything_unmarked(corpus: Path) -> Non
     assert not at.warning and not at.error
 
 
+def test_the_seed_notes_chinese_letterhead_shows_as_its_first_paragraph(corpus: Path) -> None:
+    page = page_html(start_app({"doc": NOTE}))
+    first = re.search(r'<span class="qa-pnum">¶1</span><div class="qa-text"[^>]*>(.*?)</div>', page, re.DOTALL)
+    assert first is not None and first.group(1) == "中华人民共和国常驻联合国代表团"
+
+
 @pytest.mark.parametrize(
     "doc",
     [

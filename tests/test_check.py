@@ -447,3 +447,51 @@ def test_cli_flags_a_misattribution_and_rejects_a_bad_date(places: dict) -> None
     bad = run_check("--date", "14/09/2023", NOTE_SENTENCE, places=places)
     assert bad.returncode == 1
     assert bad.stderr.strip() == "error: The date '14/09/2023' is not a date written YYYY-MM-DD."
+
+
+# --- Chinese (tests/data/zh/corpus beside the seeds, the fake embedder: keywords and FTS5 find them) ----------
+
+ZH_DOC = "2023-09-15-zh-statement"
+
+
+def test_fold_makes_full_width_forms_and_cjk_punctuation_half_width() -> None:
+    assert fold("ＡＢＣ１２３，。：；！？“”「」、\u3000") == 'abc123,.:;!?"""", '
+
+
+def test_chinese_is_tokenized_one_character_a_token() -> None:
+    assert tokenize("中方：“不是”COVID-19").keys == ("中", "方", ":", '"', "不", "是", '"', "covid", "-", "19")
+
+
+def test_a_chinese_quotation_inside_a_chinese_document_is_verbatim(mixed_engine: QuoteEngine) -> None:
+    result = mixed_engine.check("涉疆问题不是人权问题")
+    assert result.verdict == "verbatim"
+    match = result.matches[0]
+    assert (match.doc_id, match.text, match.paragraph) == (ZH_DOC, "涉疆问题不是人权问题", 2)
+    assert mixed_engine.document(ZH_DOC).text[match.start : match.end] == match.text
+
+
+def test_half_width_punctuation_in_a_chinese_quotation_counts_as_the_full_width(mixed_engine: QuoteEngine) -> None:
+    result = mixed_engine.check("涉疆问题不是人权问题,而是反暴恐,去极端化和反分裂问题.")
+    assert result.verdict == "verbatim"
+    assert result.matches[0].text == "涉疆问题不是人权问题，而是反暴恐、去极端化和反分裂问题。"
+
+
+def test_one_changed_chinese_character_is_altered_with_a_character_level_diff(mixed_engine: QuoteEngine) -> None:
+    result = mixed_engine.check("涉疆问题就是人权问题")
+    assert result.verdict == "altered"
+    match = result.matches[0]
+    assert match.doc_id == ZH_DOC and match.text == "涉疆问题不是人权问题"
+    assert [(op.op, op.quoted, op.source) for op in match.differences] == [("replace", "就", "不")]
+    assert match.differences[0].describe() == "quoted “就” where the source says “不”"
+    assert 0.85 < match.similarity < 1
+
+
+def test_a_chinese_quotation_the_corpus_does_not_hold_is_not_found(mixed_engine: QuoteEngine) -> None:
+    result = mixed_engine.check("中方将于明年在上海举办国际棉花博览会")
+    assert result.verdict == "not_found"
+    assert all(not match.is_match for match in result.matches)
+
+
+def test_the_seed_notes_chinese_letterhead_is_verbatim(mixed_engine: QuoteEngine) -> None:
+    result = mixed_engine.check("中华人民共和国常驻联合国代表团")
+    assert result.verdict == "verbatim" and result.matches[0].doc_id == NOTE

@@ -163,3 +163,13 @@ def test_checked_quotations_follow_the_conversation_with_verdicts_differences_an
     ]
     rendered = rendered_text(markdown)
     assert TRICKY in rendered and "“for over *ten* years”" in rendered and "Zhao <b>Lijian</b>" in rendered
+
+
+def test_chinese_quotes_and_a_checked_chinese_quotation_export_as_themselves(mixed_engine) -> None:
+    answer = mixed_engine.ask("涉疆问题的实质是什么？", top_k=2, mode="keyword")
+    check = mixed_engine.check("涉疆问题就是人权问题")
+    shown = rendered_text(conversation_markdown([answer], title="涉疆问题", checks=[check]))
+    assert shown.startswith("涉疆问题\n")
+    assert answer.quotes[0].text in shown and "答：中方坚决反对这一反华活动。" in shown
+    assert "quoted “就” where the source says “不”" in shown
+    assert "外交部发言人, 外交部发言人答记者问, 15 September 2023, ¶2" in shown

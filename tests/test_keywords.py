@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from assistant.keywords import CONTEXT_WEIGHT, KeywordIndex, content_words, stem, tokens
+from assistant.keywords import (
+    CONTEXT_WEIGHT,
+    KeywordIndex,
+    content_words,
+    fts_phrase,
+    fts_text,
+    phrase_terms,
+    stem,
+    tokens,
+)
+
+REPO = Path(__file__).resolve().parent.parent
 
 TEXTS = [
     "The delegation raised the question of sanctions on Xinjiang officials.",
@@ -80,3 +96,70 @@ def test_any_text_indexes_and_any_question_ranks_only_passages_sharing_a_word(te
     wanted = set(tokens(question))
     for pid, score in index.top(content_words(question), depth=len(texts)):
         assert score > 0 and wanted & set(tokens(texts[pid]))
+
+
+# --- Chinese -----------------------------------------------------------------------------------------------
+
+ZH_DATA = Path(__file__).resolve().parent / "data" / "zh" / "retrieval.json"
+
+
+def test_a_chinese_question_gives_its_words_without_the_question_words():
+    assert content_words("涉疆问题的实质是什么？") == ["涉疆", "问题", "实质"]
+    assert content_words("中华人民共和国常驻联合国代表团") == ["中华人民共和国", "常驻", "联合国", "代表团"]
+
+
+def test_a_word_mixing_han_and_latin_letters_is_read_as_its_parts():
+    assert content_words("新冠covid-19疫苗") == ["新冠", "covid", "19", "疫苗"]
+
+
+english_words = st.lists(st.sampled_from(["Xinjiang", "the", "sanctions", "COVID-19", "a", "U.S.", "it's"]), max_size=8)
+han_runs = st.lists(st.sampled_from(["涉疆问题", "的", "中方表示，", "赵立坚", "“强迫劳动”", "。"]), max_size=8)
+
+
+@given(english_words, han_runs)
+def test_the_english_tokens_of_a_mixed_text_are_those_of_its_english_alone(english, chinese):
+    mixed = " ".join(word for pair in zip(english, chinese) for word in pair) + " " + " ".join(english[len(chinese) :])
+    english_alone = " ".join(english)
+    assert [token for token in tokens(mixed) if token.isascii()] == tokens(english_alone)
+
+
+def test_chinese_passages_are_found_by_their_words_in_a_mixed_collection():
+    data = json.loads(ZH_DATA.read_text(encoding="utf-8"))
+    passages = [*TEXTS, *data["passages"]]
+    index = KeywordIndex.build(passages, [""] * len(passages))
+    ranked = index.top(content_words("涉疆问题的实质是什么？"), depth=5)
+    assert passages[ranked[0][0]].startswith("涉疆问题不是人权问题")
+    assert [pid for pid, _ in index.top(["sanctions"], depth=5)] == [2, 0]  # the English ones as before
+    assert index.knows("涉疆") and not index.knows("棉花糖")
+
+
+def test_jieba_finds_the_passage_first_for_nine_in_ten_chinese_questions():
+    """bench/zh_keywords.py: 38 of 40 with jieba words (37 with character bigrams)."""
+    from assistant.keywords import han_words
+    from bench.zh_keywords import measure
+
+    assert measure(han_words)["top1"] >= 0.9
+
+
+def test_jieba_says_nothing_on_stdout_or_stderr():
+    script = "from assistant.keywords import tokens; print(tokens('中华人民共和国常驻联合国代表团'))"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=REPO)
+    assert done.stdout == "['中华人民共和国', '常驻', '联合国', '代表团']\n"
+    assert done.stderr == ""
+
+
+def test_an_exact_phrase_is_one_fts_term_per_cjk_letter():
+    assert phrase_terms("中方：“涉疆问题” is not COVID-19") == [
+        "中",
+        "方",
+        "涉",
+        "疆",
+        "问",
+        "题",
+        "is",
+        "not",
+        "COVID",
+        "19",
+    ]
+    assert fts_phrase('说"不"') == 'text : "说 不"'
+    assert fts_text("涉疆 Xinjiang") == " 涉  疆  Xinjiang"

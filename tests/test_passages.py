@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from assistant.cjk import CJK_CHAR_WEIGHT, columns, weighted_length
 from assistant.config import PassageSettings
 from assistant.corpus import Document, Metadata, SourceFile, read_document
 from assistant.passages import (
@@ -193,6 +194,79 @@ def test_sentences_do_not_split_after_abbreviations():
         "Ms. Bachelet met Mr. Wang in the U.S. capital.",
         "Then she left.",
     ]
+
+
+chinese_pieces = st.lists(
+    st.one_of(
+        st.text(alphabet=st.characters(min_codepoint=0x4E00, max_codepoint=0x9FFF), min_size=1, max_size=60),
+        st.text(alphabet="abc XYZ19", min_size=1, max_size=20),
+        st.sampled_from(["。", "！", "？", "；", "，", "、", "：", "”", "“", "」", "「", "』", "）", "（", "……"]),
+        st.sampled_from(["!", "?", ".", ". ", "\n", "\r\n", "\r\n\r\n", "\n\n", "\u3000", "\xa0", "ＡＢＣ１２３"]),
+        st.sampled_from(["赵立坚：", "\n赵立坚：", "China Daily: ", "\nMS. PSAKI: "]),
+    ),
+    max_size=60,
+).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(chinese_pieces, st.integers(min_value=50, max_value=400))
+def test_chinese_and_mixed_text_keeps_the_invariant(text, max_chars):
+    passages = assert_verbatim(make_document(text), max_chars)
+    for passage in passages:
+        assert weighted_length(text, passage.start, passage.end) <= max_chars
+
+
+@pytest.mark.parametrize(
+    ("text", "sentences"),
+    [
+        (
+            "涉疆问题不是人权问题。经过艰苦努力，新疆已连续六年多未发生暴恐案件！这是事实吗？是的",
+            ["涉疆问题不是人权问题。", "经过艰苦努力，新疆已连续六年多未发生暴恐案件！", "这是事实吗？", "是的"],
+        ),
+        ("一是坚持对话；二是反对制裁；三是维护和平。", ["一是坚持对话；", "二是反对制裁；", "三是维护和平。"]),
+        (
+            "他说：“这是谎言。”记者问：「真的吗？」『是。』（完）",
+            ["他说：“这是谎言。”", "记者问：「真的吗？」", "『是。』", "（完）"],
+        ),
+        ("中方表示欢迎!我们愿意合作?当然", ["中方表示欢迎!", "我们愿意合作?", "当然"]),
+        ("China declined. 中方说不。Then 然后 it left.", ["China declined.", "中方说不。", "Then 然后 it left."]),
+        ("第一句。\r\n第二句。", ["第一句。", "第二句。"]),
+    ],
+    ids=["stops", "semicolons", "closing-quotes", "half-width-marks", "mixed", "crlf"],
+)
+def test_chinese_sentences_end_at_chinese_punctuation_and_the_quotes_that_close_them(text, sentences):
+    spans = sentence_spans(text, 0, len(text))
+    assert [text[s.start : s.end] for s in spans] == sentences
+
+
+def test_a_chinese_passage_holds_a_third_of_the_characters_of_an_english_one():
+    """The cap counts a CJK letter CJK_CHAR_WEIGHT times: 1,000 Chinese characters would overflow the embedder."""
+    sentence = "涉疆问题不是人权问题，而是反暴恐、去极端化和反分裂问题。"  # 28 characters, 26 Han
+    text = sentence * 40
+    passages = assert_verbatim(make_document(text), 1000)
+    assert all(p.text.endswith("。") for p in passages), "windows end on sentence boundaries"
+    assert max(len(p.text) for p in passages) == len(sentence) * 12  # 12 × (26 × 3 + 2) = 960 ≤ 1000 < 13 × 80
+    assert CJK_CHAR_WEIGHT == 3
+
+
+def test_a_long_chinese_sentence_is_cut_after_a_comma_not_inside_a_word():
+    clause = "中方坚决反对任何国家借人权问题干涉中国内政"  # 21 Han characters
+    text = "，".join([clause] * 30) + "。"
+    passages = assert_verbatim(make_document(text), 300)
+    assert len(passages) > 5
+    assert all(p.text.endswith(("，", "。")) for p in passages)
+    assert "".join(p.text for p in passages) == text
+
+
+def test_chinese_paragraphs_one_a_line_split_at_line_ends_after_chinese_punctuation():
+    """55 Chinese characters take 110 columns: such lines are long, as a 110-character English line is."""
+    line = "中方敦促有关国家停止借人权问题干涉中国内政，停止在联合国搞政治操弄，"
+    line += "回到对话合作的正确轨道上来，共同维护和平。"
+    assert len(line) == 55 and columns(line) == 110
+    text = f"{line}\n{line}\r\n{line}"
+    passages = assert_verbatim(make_document(text))
+    assert [p.paragraph for p in passages] == [1, 2, 3]
+    assert {p.text for p in passages} == {line}
 
 
 def test_passages_start_after_front_matter():

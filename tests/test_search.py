@@ -243,3 +243,68 @@ def test_each_sentence_goes_to_the_model_with_the_one_before_it_in_its_passage()
         "Other text.",
         "A second passage.",
     ]
+
+
+# --- Chinese questions (tests/data/zh/corpus beside the seeds; the fake embedder reads no Chinese) -------------
+
+ZH_DOC = "2023-09-15-zh-statement"
+
+
+def test_a_chinese_question_finds_the_chinese_passage_by_its_words(mixed_engine):
+    """By the keyword index alone: the fake embedder, like the bundled English one, reads no Chinese."""
+    answer = mixed_engine.ask("涉疆问题的实质是什么？", top_k=3, mode="keyword")
+    assert answer.restricted_to is None and answer.restriction_note is None  # steering read nothing in it
+    quote = answer.quotes[0]
+    assert quote.doc_id == ZH_DOC and quote.paragraph == 2
+    assert quote.highlight == "涉疆问题不是人权问题，而是反暴恐、去极端化和反分裂问题。"  # by the words it shares
+    assert mixed_engine.document(ZH_DOC).text[quote.highlight_start : quote.highlight_end] == quote.highlight
+    assert mixed_engine.ask("What are the Xinjiang issues about?").quotes[0].doc_id == NOTE  # English as before
+
+
+@pytest.mark.parametrize("quoted", ['"强迫劳动"', "“强迫劳动”", "「强迫劳动」", "“劳动”"])
+def test_a_quoted_chinese_phrase_keeps_only_the_passages_holding_it(mixed_engine, quoted):
+    """A part of a word as jieba cuts it ("劳动" of "强迫劳动") is still found: FTS5 reads CJK letter by letter."""
+    answer = mixed_engine.ask(f"新疆存在{quoted}吗？", top_k=5)
+    assert answer.answered and [q.paragraph for q in answer.quotes] == [4]
+    assert answer.quotes[0].matched_by == "phrase" and "强迫劳动" in answer.quotes[0].highlight
+
+
+def test_a_quoted_chinese_phrase_that_occurs_nowhere_is_not_answered(mixed_engine):
+    answer = mixed_engine.ask("中方说过“棉花糖”吗？")
+    assert not answer.answered and answer.message == 'No passage contains the exact phrase "棉花糖".'
+
+
+def test_a_chinese_question_skips_the_english_model_and_uses_the_cjk_threshold(mixed_engine):
+    from assistant.config import DEFAULT_RERANKER
+    from assistant.reranker import load_reranker
+    from assistant.search import CJK_THRESHOLD, Searcher
+
+    assert CJK_THRESHOLD == 0.3334  # the English cosine threshold until one is fitted for Chinese
+    reranker = load_reranker(str(DEFAULT_RERANKER))
+    index, embedder = mixed_engine.index, mixed_engine.embedder
+    question = parse_question("涉疆问题的实质是什么？")
+    lenient = Searcher(index, embedder, threshold=1.0, reranker=reranker, cjk_threshold=-1.0).search(question)
+    assert lenient.mode == "hybrid" and lenient.answered
+    assert all(hit.answer_span is None for hit in lenient.hits), "the model read no sentence"
+    assert lenient.hits[0].passage.doc_id == ZH_DOC
+    strict = Searcher(index, embedder, threshold=-1.0, reranker=reranker, cjk_threshold=1.0).search(question)
+    assert not strict.answered
+    english = Searcher(index, embedder, threshold=-1.0, reranker=reranker, cjk_threshold=1.0)
+    assert english.search(parse_question("What are the Xinjiang issues about?")).mode == "reranked"
+
+
+@pytest.mark.parametrize(
+    ("text", "mostly"),
+    [
+        ("涉疆问题的实质是什么？", True),
+        ("赵立坚 said what about Xinjiang?", False),
+        ("COVID-19疫苗", False),
+        ("新冠COVID疫苗问题", True),
+        ("", False),
+        ("2023？", False),
+    ],
+)
+def test_a_question_is_mostly_cjk_when_half_its_letters_are(text, mostly):
+    from assistant.cjk import is_mostly_cjk
+
+    assert is_mostly_cjk(text) is mostly

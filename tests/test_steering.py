@@ -342,3 +342,19 @@ def test_the_users_own_filters_win(engine):
     chosen = Filters(people=("China Daily",))
     answer = engine.ask("What did Zhao Lijian say?", top_k=3, filters=chosen)
     assert all(q.speaker == "China Daily" for q in answer.quotes)
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["涉疆问题的实质是什么？", "赵立坚3月4日说了什么？", "2021年3月4日记者问了什么？", "“强迫劳动”是真的吗", "新疆"],
+)
+def test_a_chinese_question_restricts_nothing(steerer: Steerer, question: str) -> None:
+    """Chinese dates and names are not read yet; they must not be misread as English ones either."""
+    steering = steerer.read(question)
+    assert not steering.active and steering.unplaced is None
+    assert steering.rest in (None, question) or steering.rest.strip() == question
+
+
+def test_an_english_question_naming_a_chinese_topic_is_steered_as_before(steerer: Steerer) -> None:
+    steering = steerer.read("What did Psaki say on 4 March about 新疆?")
+    assert (steering.date_from, steering.date_to) == ("2021-03-04", "2021-03-04") and steering.people
