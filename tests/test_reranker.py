@@ -206,7 +206,7 @@ def test_a_passage_below_the_model_threshold_is_a_match_only_by_its_cosine(real_
     searcher = real_engine.searcher
     for question in ("What did the High Commissioner supposedly witness firsthand in Xinjiang?", "Xinjiang poverty"):
         result = searcher.search(parse_question(question), top_k=5)
-        query = searcher.embedder.encode([question])[0]
+        query = searcher.embedder.encode_queries([question])[0]
         below = [hit for hit in result.hits if hit.relevance < real_engine.reranker.threshold]
         assert below
         for hit in below:
