@@ -17,6 +17,8 @@ from assistant.errors import QuestionError
 from assistant.search import MODES, calibrate_threshold
 
 DEPTH = 10
+#: Quotes an answer shows by default (the app's and the CLI's top_k): where non-answers shown as matches are counted.
+SHOWN = 5
 #: Modes whose answered / not-answered decision is the product's (the baselines only rank).
 DECIDING_MODES = ("reranked", "hybrid")
 
@@ -63,7 +65,9 @@ def load_labelled(path: Path) -> list[LabelledQuestion]:
 
 
 def evaluate_labelled(engine, questions: list[LabelledQuestion], modes=None, calibrate: bool = False) -> dict:
-    """Per mode: top-1, top-3, MRR@10, highlight hit rate, abstention precision and recall.
+    """Per mode: top-1, top-3, MRR@10, highlight hit rate, abstention precision and recall, and (for the modes that
+    decide) `non_answer_matches`: per question, how many of the first SHOWN quotes are matches that do not hold
+    the labelled answer (every match of an unanswerable question counts).
 
     modes defaults to every mode the engine can run ("reranked" only with a reranker). With
     calibrate, the report holds the cosine threshold that best separates the labelled questions.
@@ -87,9 +91,15 @@ def evaluate_labelled(engine, questions: list[LabelledQuestion], modes=None, cal
     best_relevance: dict[str, list[float]] = {"answerable": [], "unanswerable": []}
     first: dict[str, set[str]] = {}  # per mode, the questions whose answer is in the top quote
     for mode in modes:
-        ranks, highlight_hits, abstained, misses, speakers = [], [], [], [], []
+        ranks, highlight_hits, abstained, misses, speakers, padding = [], [], [], [], [], []
         for labelled in questions:
             answer = engine.ask(labelled.question, top_k=DEPTH, mode=mode)
+            padding.append(
+                sum(
+                    q.is_match and not (_same_document(q.doc_id, labelled.doc_id) and labelled.answer in q.text)
+                    for q in answer.quotes[:SHOWN]
+                )
+            )
             if mode == "hybrid":
                 top = max((q.score for q in answer.quotes), default=-1.0)
                 best_relevance["answerable" if labelled.answerable else "unanswerable"].append(top)
@@ -116,6 +126,8 @@ def evaluate_labelled(engine, questions: list[LabelledQuestion], modes=None, cal
         report["modes"][mode] = _summary(ranks, highlight_hits, abstained, questions, engine, mode, misses)
         if speakers:
             report["modes"][mode]["speaker"] = _ratio(sum(speakers), len(speakers))
+        if mode in DECIDING_MODES:
+            report["modes"][mode]["non_answer_matches"] = round(sum(padding) / len(padding), 3)
         report["modes"][mode]["_first"] = first.get(mode, set())
     if {"dense", "keyword"} <= set(modes) and report["answerable"]:
         # Top-1 if each question could use whichever baseline ranks its answer first: a reference
@@ -202,7 +214,7 @@ def format_report(report: dict) -> str:
     columns = {key for values in modes.values() for key in values} - {"misses"}
     order = [
         "top1", "top3", "mrr", "highlight", "speaker", "abstention_precision", "abstention_recall",
-        "unanswerable_declined", "answerable_declined", "ndcg@10", "recall@100",
+        "unanswerable_declined", "answerable_declined", "non_answer_matches", "ndcg@10", "recall@100",
     ]  # fmt: skip
     columns = [c for c in order if c in columns]
     shipped = report.get("shipped", "hybrid")

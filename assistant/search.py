@@ -234,6 +234,25 @@ def _the_question_asked(passage: Passage, best: Span | None) -> Span | None:
     return next((span for span in asking if span.start >= start), asking[-1])
 
 
+def meaning_only_for_the_best(hits: list[Hit]) -> list[Hit]:
+    """Reranked hits with at most one match by its cosine alone ("meaning"), and none beside a model's match.
+
+    The cosine is a coarse signal: counting every passage close in meaning as an answer padded answers with
+    passages the model gives 3-17% (issue 22). It stays the way a question the model doubts is answered:
+    where no passage is the model's (or a phrase's) match, the best-ranked passage close in meaning is the one
+    answer; the rest are not matches. The answered / declined decision is unchanged.
+    """
+    kept = not any(hit.matched_by in ("model", "phrase") for hit in hits)
+    out = []
+    for hit in hits:
+        if hit.matched_by == "meaning":
+            if not kept:
+                hit = replace(hit, matched_by=None)
+            kept = False
+        out.append(hit)
+    return out
+
+
 def _confident_only(hit: Hit, confident_relevance: float = CONFIDENT_RELEVANCE) -> Hit:
     """The hit, a match only if its cosine reaches `confident_relevance` (most question words unknown)."""
     return replace(hit, matched_by=_matched_by(False, False, hit.relevance >= confident_relevance))
@@ -285,7 +304,7 @@ class Searcher:
         confident_relevance: float = CONFIDENT_RELEVANCE,
         cjk_threshold: float = CJK_THRESHOLD,
     ) -> None:
-        """`threshold`, `confident_relevance` and `cjk_threshold` are cosines on the embedder's scale (config.DenseScale)."""
+        """`threshold`, `confident_relevance` and `cjk_threshold`: cosines on the embedder's scale (DenseScale)."""
         self.index = index
         self.embedder = embedder
         self.threshold = threshold
@@ -349,7 +368,7 @@ class Searcher:
             phrase_matched = bool(question.phrases)
             reporters = frozenset(reporters)
             hits = self._rerank(question, candidates, phrase_matched, cosine_floor, reporters, model_floor)
-            hits = hits[:top_k]
+            hits = meaning_only_for_the_best(hits[:top_k])
         else:
             threshold = self.cjk_threshold if is_mostly_cjk(question.text) else self.threshold
             hits = self._select(fused, query_vector, top_k, dense, keyword, bool(question.phrases), threshold)

@@ -218,7 +218,7 @@ def test_the_corpus_list_counts_one_passage_as_one(engine: QuoteEngine) -> None:
         ("meaning", "Close in meaning · model 81%"),
         ("phrase", "Holds your phrase · model 81%"),
         ("named", "Within your restriction · model 81%"),
-        (None, "Answers: 81%"),
+        (None, "Does not answer · model 81%"),
     ],
 )
 def test_relevance_label_says_why_a_quote_the_model_doubts_is_still_an_answer(matched_by, label) -> None:

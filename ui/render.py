@@ -61,7 +61,9 @@ def quote_html(quote: Quote, number: int | None = None) -> str:
     """A quote as safe HTML: attribution, the verbatim passage with its best sentence marked, link, copy button."""
     badge = "" if quote.is_match else '<span class="qa-badge">Not a match</span>'
     label = f"[{number}] " if number is not None else ""
-    passage = marked(quote.text, quote.highlight_start - quote.start, quote.highlight_end - quote.start)
+    # A passage that is not an answer keeps its closest sentence marked, but not in the answers' yellow.
+    css_class = "" if quote.is_match else "qa-near"
+    passage = marked(quote.text, quote.highlight_start - quote.start, quote.highlight_end - quote.start, css_class)
     link = escape(permalink(quote.doc_id, quote.start, quote.end))
     copy = escape(copy_text(quote))
     return (
@@ -111,6 +113,11 @@ def relevance_html(quote: Quote) -> str:
                 f"dates, it names, and this is what was said. {model}: {quote.score:.0%}."
             )
             label = f"Within your restriction · model {quote.score:.0%}"
+        elif quote.matched_by is None:
+            title = (
+                f"Not counted as an answer: neither the model nor any rule says it answers. {model}: {quote.score:.0%}."
+            )
+            label = f"Does not answer · model {quote.score:.0%}"
         else:
             title, label = model, f"Answers: {quote.score:.0%}"
         return f'<span class="qa-relevance" title="{escape(title)}">{escape(label)}</span>'
