@@ -10,7 +10,7 @@ from assistant.corpus import Metadata
 from assistant.index import DocumentInfo
 from assistant.keywords import stem, tokens
 from assistant.passages import Passage, Span
-from assistant.search import Hit, Question, SearchResult
+from assistant.search import CONTINUES, Hit, Question, SearchResult
 
 
 @dataclass(frozen=True)
@@ -161,6 +161,12 @@ def highlight_span(passage: Passage, question: Question, sentence_scorer=None, a
     scores = _lexical_scores(texts, question)
     if max(scores) <= 0 and sentence_scorer is not None and len(texts) > 1:
         scores = list(sentence_scorer(question.text, texts))
+        best = max(range(len(sentences)), key=lambda i: (scores[i], -i))
+        if best + 1 < len(sentences) and CONTINUES.match(texts[best + 1]):
+            # Chosen by meaning alone (a Chinese question over English text: no shared words), the next sentence
+            # that continues this one ("They are about ...") is part of the same statement, as in best_sentences.
+            return Span(sentences[best].start, sentences[best + 1].end)
+        return sentences[best]
     best = max(range(len(sentences)), key=lambda i: (scores[i], -i))
     return sentences[best]
 

@@ -389,6 +389,20 @@ def _name_key(name: str) -> str:
     return _fold(" ".join(word for word in name.split() if not _is_initial(word)))
 
 
+#: Letters that end a sentence or a clause, in English and CJK text: a line without any is a heading or a letterhead.
+_CLAUSE_END = re.compile(r"[.!?;:。！？；：…]")
+
+
+def is_heading(text: str) -> bool:
+    """Whether a passage is a short line that states nothing: a title, a letterhead, a dateline.
+
+    Such a line answers no question, but a multilingual model finds it close in meaning to any short question
+    in its language (the seed note's Chinese letterhead to every Chinese question, by cosine alone).
+    """
+    stripped = text.strip()
+    return len(stripped) <= 60 and "\n" not in stripped and _CLAUSE_END.search(stripped) is None
+
+
 def paragraph_spans(text: str, start: int = 0) -> list[Span]:
     """Paragraphs of text[start:], trimmed of surrounding whitespace.
 

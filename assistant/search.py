@@ -37,7 +37,7 @@ from assistant.embedding import Embedder
 from assistant.errors import QuestionError
 from assistant.index import Index
 from assistant.keywords import STOPWORDS, WORD, content_words, fts_phrase
-from assistant.passages import Passage, Span, same_person
+from assistant.passages import Passage, Span, is_heading, same_person
 
 MAX_QUESTION_CHARS = 2000
 DENSE_WEIGHT = 0.7  # on the labelled seed questions 0.4-0.8 gave top-1 0.57-0.61; 0.7 was best (docs/benchmarks.md)
@@ -234,6 +234,20 @@ def _the_question_asked(passage: Passage, best: Span | None) -> Span | None:
     return next((span for span in asking if span.start >= start), asking[-1])
 
 
+def headings_last(hits: list[Hit]) -> list[Hit]:
+    """Hits with headings (passages.is_heading) that share no word with the question after the rest, not matches.
+
+    For questions ranked by the cosine alone (mostly-CJK questions, which the model cannot read): there the
+    seed note's Chinese letterhead came first for every Chinese question (issue 19). A heading the question
+    shares words with (a search for the letterhead itself) keeps its place.
+    """
+
+    def moved(hit: Hit) -> bool:
+        return hit.keyword_rank is None and hit.matched_by != "phrase" and is_heading(hit.passage.text)
+
+    return [h for h in hits if not moved(h)] + [replace(h, matched_by=None) for h in hits if moved(h)]
+
+
 def meaning_only_for_the_best(hits: list[Hit]) -> list[Hit]:
     """Reranked hits with at most one match by its cosine alone ("meaning"), and none beside a model's match.
 
@@ -370,9 +384,13 @@ class Searcher:
             hits = self._rerank(question, candidates, phrase_matched, cosine_floor, reporters, model_floor)
             hits = meaning_only_for_the_best(hits[:top_k])
         else:
-            threshold = self.cjk_threshold if is_mostly_cjk(question.text) else self.threshold
-            hits = self._select(fused, query_vector, top_k, dense, keyword, bool(question.phrases), threshold)
-            if not question.phrases and self._mostly_unknown_words(question):
+            cjk = is_mostly_cjk(question.text)
+            threshold = self.cjk_threshold if cjk else self.threshold
+            depth = 2 * top_k if cjk else top_k  # room for the headings that headings_last moves down
+            hits = self._select(fused, query_vector, depth, dense, keyword, bool(question.phrases), threshold)
+            if cjk:  # its words are unknown to an English corpus by design; the CJK threshold is fitted for that
+                hits = headings_last(hits)[:top_k]
+            elif not question.phrases and self._mostly_unknown_words(question):
                 hits = [_confident_only(h, self.confident_relevance) for h in hits]
         answered = any(hit.is_match for hit in hits)  # hits stay in fused order: it ranks better than cosine
         reason = None if answered else "No passage in the corpus answers this question."
