@@ -16,6 +16,7 @@ from assistant.e5 import (
     dequantize_q4,
     read_model_file,
 )
+from assistant.engine import QuoteEngine
 from assistant.errors import EmbeddingError
 from assistant.index import Index, ingest
 
@@ -219,3 +220,32 @@ def test_a_chinese_question_finds_the_english_sentence_that_answers_it(e5_embedd
     question = "六月份的失业率是多少？"  # "What was the unemployment rate in June?"
     scores = e5_embedder.encode(sentences) @ e5_embedder.encode_queries([question])[0]
     assert int(np.argmax(scores)) == 3, scores
+
+
+@pytest.mark.integration
+def test_the_seeds_answer_a_chinese_question_with_the_english_sentence_first(real_engine) -> None:
+    """Issue 19, done when: the real converted model, the shipped settings, the seed corpus."""
+    answer = real_engine.ask("新疆问题的实质是什么？", top_k=3)
+    assert answer.answered and answer.quotes[0].is_match
+    top = answer.quotes[0]
+    assert "They are about countering violent terrorism, radicalization and separatism." in top.text
+    assert top.doc_id == "2023-09-14-china-un-mission-note-verbale"
+    assert real_engine.document(top.doc_id).text[top.start : top.end] == top.text
+    assert "中华人民共和国常驻联合国代表团" not in [q.text for q in answer.quotes if q.is_match]  # the letterhead
+
+
+@pytest.mark.integration
+def test_a_chinese_quotation_is_checked_verbatim_over_a_chinese_document(tmp_path, real_engine) -> None:
+    import shutil
+
+    from tests.conftest import CHINESE_STATEMENT, SEED_CORPUS
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SEED_CORPUS, corpus)
+    shutil.copy(CHINESE_STATEMENT, corpus / CHINESE_STATEMENT.name)
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index")
+    engine = QuoteEngine.open(settings, embedder=real_engine.embedder, reranker=real_engine.reranker, build=True)
+    result = engine.check("涉疆问题不是人权问题")
+    assert result.verdict == "verbatim"
+    match = result.matches[0]
+    assert engine.document(match.doc_id).text[match.start : match.end] == match.text == "涉疆问题不是人权问题"

@@ -308,3 +308,63 @@ def test_a_question_is_mostly_cjk_when_half_its_letters_are(text, mostly):
     from assistant.cjk import is_mostly_cjk
 
     assert is_mostly_cjk(text) is mostly
+
+
+# --- What counts as an answer (issue 22: only answers are numbered as answers; issue 19: headings) -----------
+
+
+def _hit(number: int, matched_by: str | None, text: str = "A sentence that says something.", keyword_rank=None):
+    from assistant.search import Hit
+
+    passage = Passage("doc", 0, len(text), number, None, text, (Span(0, len(text)),))
+    return Hit(number, passage, 1.0 - number / 10, 0.5, matched_by, keyword_rank=keyword_rank)
+
+
+@pytest.mark.parametrize(
+    ("reasons", "kept"),
+    [
+        (["meaning", "meaning", "meaning"], ["meaning", None, None]),  # the best close-in-meaning passage answers
+        ([None, "meaning", "meaning"], [None, "meaning", None]),
+        (["meaning", "model", "meaning"], [None, "model", None]),  # beside the model's answer, none by cosine
+        (["phrase", "meaning"], ["phrase", None]),
+        (["named", "meaning", "meaning"], ["named", "meaning", None]),
+        ([None, None], [None, None]),
+    ],
+)
+def test_at_most_one_reranked_match_is_by_its_cosine_alone_and_none_beside_the_models(reasons, kept):
+    from assistant.search import meaning_only_for_the_best
+
+    hits = [_hit(i, reason) for i, reason in enumerate(reasons)]
+    result = meaning_only_for_the_best(hits)
+    assert [h.matched_by for h in result] == kept
+    assert [h.passage_id for h in result] == [h.passage_id for h in hits]  # the order is the model's
+    assert any(h.is_match for h in result) == any(h.is_match for h in hits)  # answered or not: unchanged
+
+
+@pytest.mark.parametrize(
+    ("text", "heading"),
+    [
+        ("中华人民共和国常驻联合国代表团", True),
+        ("Press Briefing by Press Secretary Jen Psaki", True),
+        ("CMS (2023) No. 59", False),  # "No." ends with a full stop: not told from a sentence, kept
+        ("They are about countering violent terrorism, radicalization and separatism.", False),
+        ("涉疆问题不是人权问题，而是反暴恐、去极端化和反分裂问题。", False),
+        ("Q: What is China's comment?", False),
+        ("A long line without any full stop " * 3, False),
+    ],
+)
+def test_a_heading_is_a_short_line_that_ends_no_clause(text, heading):
+    from assistant.passages import is_heading
+
+    assert is_heading(text) == heading
+
+
+def test_headings_that_share_no_word_with_the_question_go_last_and_do_not_answer():
+    from assistant.search import headings_last
+
+    letterhead = _hit(0, "meaning", "中华人民共和国常驻联合国代表团")
+    named = _hit(1, "meaning", "Permanent Mission of China", keyword_rank=1)
+    answer = _hit(2, "meaning")
+    result = headings_last([letterhead, named, answer])
+    assert [h.passage_id for h in result] == [1, 2, 0]
+    assert [h.matched_by for h in result] == ["meaning", "meaning", None]
