@@ -94,9 +94,11 @@ def _parser(prog: str = "quotefirst") -> argparse.ArgumentParser:
     )
     ask.set_defaults(run=_ask)
 
-    check = commands.add_parser("check", help="check a quotation, or a longer text sentence by sentence: verbatim, altered, or not in the corpus")
+    check = commands.add_parser(
+        "check", help="check a quotation (a longer text sentence by sentence): verbatim, altered, or not in the corpus"
+    )
     _location_options(check, corpus=True)
-    check.add_argument("text", nargs="?", default="-", metavar="TEXT", help="the quotation ('-' or none: stdin)")
+    check.add_argument("text", nargs="?", default="-", metavar="TEXT", help="the text to check ('-' or none: stdin)")
     check.add_argument("--speaker", metavar="NAME", help="who the quotation is attributed to")
     check.add_argument("--date", metavar="YYYY-MM-DD", help="when it is said to have been said")
     check.add_argument("--json", action="store_true", help="print one JSON object")
