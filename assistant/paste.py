@@ -233,8 +233,9 @@ def paste_sentences(text: str) -> list[Span]:
 
 
 def cut_paste(text: str) -> tuple[str, str | None]:
-    """The text up to MAX_PASTE_CHARS, cut at the end of its last whole sentence before the limit (at the
-    limit when none ends before it), and the note saying so; the text itself and None when it fits."""
+    """The text up to MAX_PASTE_CHARS, cut at the end of its last whole sentence before the limit (of a
+    sentence too long for one check, at a space; else at the limit), and the note saying so; the text
+    itself and None when it fits."""
     if len(text) <= MAX_PASTE_CHARS:
         return text, None
     # A sentence is at most 1,000 characters (sentence_spans), so these are whole up to the limit.
