@@ -21,7 +21,6 @@ from dataclasses import dataclass, field, replace
 import streamlit as st
 
 from assistant.answer import Answer, Quote, plural
-from assistant.check import CheckResult
 from assistant.config import Settings
 from assistant.corpus import upload_label
 from assistant.embedding import model_label
@@ -30,6 +29,7 @@ from assistant.errors import AssistantError, IndexCorruptError, IndexMissingErro
 from assistant.export import NOT_FOUND, conversation_markdown, markdown_escape
 from assistant.index import DocumentInfo, embed_ahead
 from assistant.passages import Passage
+from assistant.paste import MAX_PASTE_CHARS, PasteCheck
 from assistant.search import MAX_QUESTION_CHARS, Filters, parse_question
 from assistant.uploads import (
     MAX_UPLOAD_BYTES,
@@ -655,7 +655,7 @@ def conversation_section(history: list[Turn]) -> None:
     download_button(right, history, st.session_state.checks, key="download_chat")
 
 
-def download_button(place, history: list[Turn], checks: list[CheckResult], key: str) -> None:
+def download_button(place, history: list[Turn], checks: list[PasteCheck], key: str) -> None:
     """The Markdown export: the questions with their quoted answers, then the checked quotations."""
     answers = [turn.answer for turn in history if turn.answer is not None]
     place.download_button(
@@ -792,7 +792,8 @@ def check_page(slot: EngineSlot) -> None:
     st.title("Check a quote")
     st.caption(
         "Paste what someone is reported to have said: see whether the corpus has it verbatim, altered, "
-        "or not at all, and who said it, when. Mark left-out words with … or [...]."
+        "or not at all, and who said it, when. Mark left-out words with … or [...]. A longer text (up to "
+        f"{MAX_PASTE_CHARS:,} characters) is checked sentence by sentence; HTML and Markdown markup is removed."
     )
     quotation = st.text_area("Quotation", key="check_text", placeholder="“…”")
     left, right = st.columns(2)
@@ -803,7 +804,7 @@ def check_page(slot: EngineSlot) -> None:
     if st.button("Check", key="check_button", type="primary"):
         try:
             with st.spinner("Checking the corpus…"):
-                result = slot.engine.check(quotation, speaker=speaker, date=date.isoformat() if date else None)
+                result = slot.engine.check_paste(quotation, speaker=speaker, date=date.isoformat() if date else None)
         except AssistantError as error:
             st.error(markdown_escape(str(error)))
         except Exception:
@@ -812,7 +813,7 @@ def check_page(slot: EngineSlot) -> None:
         else:
             st.session_state.checks.append(result)
     for result in reversed(st.session_state.checks):  # the latest first, under the form
-        st.html(render.check_html(result))
+        st.html(render.paste_html(result))
     with st.sidebar:
         st.header("Checked quotations")
         left, right = st.columns(2)

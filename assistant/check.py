@@ -35,7 +35,7 @@ from rapidfuzz.distance import Indel, Levenshtein
 
 from assistant.answer import citation_for, format_date
 from assistant.cjk import CJK_LETTER
-from assistant.errors import QuotationError
+from assistant.errors import QuotationError, UnknownDocumentError
 from assistant.index import DocumentInfo, Index
 from assistant.keywords import WORD, fts_phrase, phrase_terms
 from assistant.passages import Passage, sentence_spans
@@ -487,6 +487,28 @@ class QuoteChecker:
         for check in self._best(checks, verdict, claim):
             matches += self._matches(check, quotation, claim)
         return CheckResult(quotation.text, verdict, tuple(matches[:MAX_MATCHES]), claim)
+
+    def document_text(self, doc_id: str) -> str:
+        """The exact text a document's offsets point into (cached). Raises UnknownDocumentError."""
+        return self._text(doc_id)
+
+    def span_match(self, doc_id: str, start: int, end: int, quoted: str, claim: Claim | None = None) -> CheckMatch:
+        """A verbatim match for document_text[start:end] of an indexed document, which the caller has found
+        holds `quoted` token for token (paste.py joins sentences found one after the other into one).
+
+        Raises UnknownDocumentError for a document not in the index.
+        """
+        if doc_id not in self.documents:
+            raise UnknownDocumentError(f"There is no document '{doc_id}' in the index.")
+        claim = claim or Claim()
+        info, text = self.documents[doc_id], self._text(doc_id)
+        rows = self.index.query(
+            'SELECT id FROM passages WHERE doc_id = ? AND "end" > ? AND start < ? ORDER BY id', [doc_id, start, end]
+        )
+        ids = [row[0] for row in rows] or [info.first_passage]
+        haystack = self._haystack(info, ids, self.index.passages(ids))
+        diff = (DiffOp("equal", quoted, text[start:end], start, end),)
+        return self._located(haystack, text, start, end, 1.0, diff, quoted, claim)
 
     # --- candidates ---------------------------------------------------------------------------------
 

@@ -94,9 +94,11 @@ def _parser(prog: str = "quotefirst") -> argparse.ArgumentParser:
     )
     ask.set_defaults(run=_ask)
 
-    check = commands.add_parser("check", help="check a quotation: verbatim, altered, or not in the corpus")
+    check = commands.add_parser(
+        "check", help="check a quotation (a longer text sentence by sentence): verbatim, altered, or not in the corpus"
+    )
     _location_options(check, corpus=True)
-    check.add_argument("text", nargs="?", default="-", metavar="TEXT", help="the quotation ('-' or none: stdin)")
+    check.add_argument("text", nargs="?", default="-", metavar="TEXT", help="the text to check ('-' or none: stdin)")
     check.add_argument("--speaker", metavar="NAME", help="who the quotation is attributed to")
     check.add_argument("--date", metavar="YYYY-MM-DD", help="when it is said to have been said")
     check.add_argument("--json", action="store_true", help="print one JSON object")
@@ -259,9 +261,32 @@ def _check(args) -> int:
 
     text = sys.stdin.read() if args.text == "-" else args.text
     claim = Claim(args.speaker, args.date)  # a bad date fails before the model loads
-    result = _open_engine(args).check(text, claim.speaker, claim.date)
-    print(json.dumps(result.to_json(), ensure_ascii=False) if args.json else _readable_check(result))
+    paste = _open_engine(args).check_paste(text, claim.speaker, claim.date)
+    print(json.dumps(paste.to_json(), ensure_ascii=False) if args.json else _readable_paste(paste))
     return 0
+
+
+def _readable_paste(paste) -> str:
+    """One checked quotation as _readable_check words it, with the paste's notes; or, checked sentence by
+    sentence, the tally and notes, then each part with its verdict and its best match."""
+    from assistant.answer import plural
+
+    if paste.single:
+        lines = _readable_check(paste.single).split("\n")
+        return "\n".join([lines[0], *paste.notes, *lines[1:]])
+    lines = [f"{paste.label}: {paste.finding}", *paste.notes]
+    for part in paste.parts:
+        result = part.result
+        lines.append(f"\n{part.label}: {result.summary}")
+        lines += textwrap.wrap(" ".join(result.text.split()), 100, initial_indent="  “", subsequent_indent="   ")
+        lines[-1] += "”"
+        if result.misattribution:
+            lines.append(f"  {result.misattribution}")
+        if result.verdict != "not_found" and result.matches:
+            lines += _readable_match(result.matches[0], 1, fragments=False)
+            if len(result.matches) > 1:
+                lines.append(f"    …and {plural(len(result.matches) - 1, 'more place')} in the corpus.")
+    return "\n".join(lines)
 
 
 def _readable_check(result) -> str:
@@ -274,16 +299,21 @@ def _readable_check(result) -> str:
         lines.append("Closest passages (not a match):")
     fragments = len({match.quoted for match in result.matches if match.is_match}) > 1
     for number, match in enumerate(result.matches, start=1):
-        lines.append(f"\n[{number}] {match.citation}, similarity {match.similarity:.2f}")
-        if fragments:  # an ellipsis (or reordered sentences): say which part of the quotation this is
-            lines.append(f"    For: “{match.quoted}”")
-        lines += textwrap.wrap(match.text, 100, initial_indent="    “", subsequent_indent="     ")
-        lines[-1] += "”"
-        lines += [f"    - {op.describe()}" for op in match.differences]
-        if match.misattributed:
-            lines.append(f"    Said by {match.said}.")
-        lines.append(f"    {match.path} chars {match.start}-{match.end}")
+        lines += _readable_match(match, number, fragments)
     return "\n".join(lines)
+
+
+def _readable_match(match, number: int, fragments: bool) -> list[str]:
+    lines = [f"\n[{number}] {match.citation}, similarity {match.similarity:.2f}"]
+    if fragments:  # an ellipsis (or reordered sentences): say which part of the quotation this is
+        lines.append(f"    For: “{match.quoted}”")
+    lines += textwrap.wrap(match.text, 100, initial_indent="    “", subsequent_indent="     ")
+    lines[-1] += "”"
+    lines += [f"    - {op.describe()}" for op in match.differences]
+    if match.misattributed:
+        lines.append(f"    Said by {match.said}.")
+    lines.append(f"    {match.path} chars {match.start}-{match.end}")
+    return lines
 
 
 def _show(args) -> int:

@@ -27,6 +27,7 @@ from assistant.index import (
     stale_reason,
 )
 from assistant.passages import Passage
+from assistant.paste import PasteCheck, check_paste
 from assistant.search import (
     MAX_QUESTION_CHARS,
     Filters,
@@ -348,6 +349,14 @@ class QuoteEngine:
         Raises QuotationError for an empty or too long quotation, or a date not written YYYY-MM-DD.
         """
         return self.checker.check(quotation, Claim(speaker, date))
+
+    def check_paste(self, text: str, speaker: str | None = None, date: str | None = None) -> PasteCheck:
+        """Check a pasted text of any length (paste.check_paste): markup removed, cut at MAX_PASTE_CHARS,
+        one verdict for a sentence or a verbatim passage, else one per sentence.
+
+        Raises QuotationError for a text with no word, or a date not written YYYY-MM-DD.
+        """
+        return check_paste(self.checker, text, Claim(speaker, date))
 
     def documents(self) -> list[DocumentInfo]:
         """The indexed documents with their metadata and passage counts."""

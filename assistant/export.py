@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from assistant.answer import Answer, Quote, format_date
 from assistant.check import CheckMatch, CheckResult
+from assistant.paste import PasteCheck
 
 NOT_FOUND = "No passage in the corpus answers this question."
 # Characters that start Markdown (or GFM, or LaTeX in Streamlit) syntax anywhere in a line.
@@ -26,14 +27,15 @@ def markdown_escape(text: str) -> str:
 
 
 def conversation_markdown(
-    answers: Sequence[Answer], title: str = "Conversation", checks: Sequence[CheckResult] = ()
+    answers: Sequence[Answer], title: str = "Conversation", checks: Sequence[PasteCheck | CheckResult] = ()
 ) -> str:
     """The questions and their quoted answers, then any checked quotations, as one Markdown document.
 
     Each quote is a block quote (escaped so it reads exactly as the source), followed
     by its attribution and a reference number into the "Sources" list at the end,
     which names each cited document once, in order of first citation. Each checked
-    quotation gets its verdict, any misattribution, and each match with its differences.
+    quotation gets its verdict, any misattribution, and each match with its differences; a paste checked
+    sentence by sentence, its tally and notes, then each part (a sentence or a verbatim run) with its best match.
     """
     sources: dict[str, int] = {}
     described: dict[str, str] = {}
@@ -51,12 +53,25 @@ def conversation_markdown(
             lines += _quote_lines(quote, reference)
     if checks:
         lines += ["## Quotations checked", ""]
-    for number, result in enumerate(checks, start=1):
-        lines += _check_lines(number, result)
-        for match in result.matches:
-            reference = sources.setdefault(match.doc_id, len(sources) + 1)
-            described.setdefault(match.doc_id, _source_line(match.title, match.author, match.date, match.doc_id))
-            lines += _match_lines(match, reference)
+    for number, check in enumerate(checks, start=1):
+        paste = PasteCheck.of(check) if isinstance(check, CheckResult) else check
+        if paste.single:
+            groups = [(_check_lines(f"{number}.", paste.single, paste.notes), paste.single.matches)]
+        else:  # sentence by sentence: each part with its best match (none for a sentence not found)
+            lines += _paste_lines(number, paste)
+            groups = [
+                (
+                    _check_lines(f"{number}. {part.label}:", part.result, level="####"),
+                    part.result.matches[: 0 if part.result.verdict == "not_found" else 1],
+                )
+                for part in paste.parts
+            ]
+        for heading, matches in groups:
+            lines += heading
+            for match in matches:
+                reference = sources.setdefault(match.doc_id, len(sources) + 1)
+                described.setdefault(match.doc_id, _source_line(match.title, match.author, match.date, match.doc_id))
+                lines += _match_lines(match, reference)
     if sources:
         lines += ["## Sources", ""]
         lines += [f"{reference}. {described[doc_id]}" for doc_id, reference in sources.items()]
@@ -64,11 +79,21 @@ def conversation_markdown(
     return "\n".join(lines)
 
 
-def _check_lines(number: int, result: CheckResult) -> list[str]:
-    lines = [f"### {number}. “{markdown_escape(' '.join(result.text.split()))}”", ""]
-    if result.claim.given:
+def _paste_lines(number: int, paste: PasteCheck) -> list[str]:
+    """The heading of a paste checked sentence by sentence: its overall verdict, tally and notes."""
+    lines = [f"### {number}. A text of {paste.sentences} sentences", ""]
+    if paste.claim.given:
+        lines += [f"Attributed to {markdown_escape(paste.claim.describe())}", ""]
+    lines += [f"**{markdown_escape(paste.label)}:** {markdown_escape(paste.finding)}", ""]
+    return lines + [line for note in paste.notes for line in (markdown_escape(note), "")]
+
+
+def _check_lines(heading: str, result: CheckResult, notes=(), level: str = "###") -> list[str]:
+    lines = [f"{level} {heading} “{markdown_escape(' '.join(result.text.split()))}”", ""]
+    if result.claim.given and level == "###":
         lines += [f"Attributed to {markdown_escape(result.claim.describe())}", ""]
     lines += [f"**{markdown_escape(result.label)}:** {markdown_escape(result.explanation)}", ""]
+    lines += [line for note in notes for line in (markdown_escape(note), "")]
     if result.attribution_note and result.status != "unattributed":
         lines += [f"**Unattributed:** {markdown_escape(result.attribution_note)}", ""]
     if result.misattributed:

@@ -179,3 +179,51 @@ def test_a_claimed_speaker_is_not_confirmed_by_a_document_that_names_no_one(corp
     assert "the source does not say who said this" in html.unescape(result)
     (latest, _) = results(check(at, camps))  # the same words, no speaker claimed: they are in the corpus
     assert 'qa-verdict-badge qa-verbatim">Verbatim<' in latest
+
+
+# --- A long paste, sentence by sentence; markup removed (issue 22, point 7) ----------------------------------
+
+
+def pastes(at: AppTest) -> list[str]:
+    """The HTML of each paste checked sentence by sentence, latest first."""
+    return [e.value for e in at.html if e.value.startswith('<div class="qa-check qa-paste">')]
+
+
+def test_a_long_paste_is_checked_sentence_by_sentence_and_shown_literally(corpus: Path) -> None:
+    note = (corpus / f"{NOTE}.txt").read_text(encoding="utf-8").strip()
+    script = "&lt;script&gt;alert(1)&lt;/script&gt; is what the page said."  # decoded, it is text to show
+    at = check(check_mode(), f"{note}\n\n{script}\n\n{MADE_UP}\n\n{note}")
+
+    (result,) = pastes(at)
+    assert results(at) == []
+    assert '<span class="qa-verdict-badge qa-mixed">Mixed</span>' in result
+    assert "36 sentences, checked one by one: 34 verbatim (as 2 passages), 2 not found." in result
+    assert '<p class="qa-muted qa-note">Markup removed before matching: HTML entities decoded.</p>' in result
+    labels = re.findall(r'<p class="qa-part-label">([^<]+)</p>', result)
+    assert labels == ["Sentences 1–17", "Sentence 18", "Sentence 19", "Sentences 20–36"]
+    passages = assert_passages_verbatim(result, corpus)
+    assert [(p.doc_id, p.text) for p in passages] == [(NOTE, note), (NOTE, note)]  # none for a sentence not found
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; is what the page said." in result
+    own = {COPY_ON_CLICK, SCROLL_TO_CITED}
+    everything = "".join(e.value for e in [*at.html, *at.markdown, *at.caption] if e.value not in own)
+    assert "<script" not in everything
+
+
+def test_a_sentence_wrapped_in_html_is_verbatim_with_markup_removed(corpus: Path) -> None:
+    sentence = "They are about countering violent terrorism, radicalization and separatism."
+    at = check(check_mode(), f"<p><b>{sentence}</b></p>")
+
+    (result,) = results(at)
+    assert verdict_of(result) == "Verbatim"
+    assert '<p class="qa-muted qa-note">Markup removed before matching: HTML tags.</p>' in result
+    (passage,) = assert_passages_verbatim(result, corpus)
+    assert (passage.doc_id, passage.text) == (NOTE, sentence)
+
+
+def test_a_paste_over_the_limit_says_what_was_left_out(corpus: Path) -> None:
+    pasted = "The harbour office counted the boats again this year. " * 400
+
+    (result,) = pastes(check(check_mode(), pasted))
+
+    assert "The text is 21,599 characters long and the limit is 20,000: only its first 19,979 characters" in result
+    assert "the rest (1,620 characters) was not." in result

@@ -32,6 +32,7 @@ from assistant.check import (
 from assistant.config import Settings
 from assistant.engine import QuoteEngine
 from assistant.errors import QuotationError
+from assistant.paste import MAX_PASTE_CHARS, PasteCheck, cut_paste, strip_markup
 from tests.checkcases import HELDOUT_CORPUS, NOTE, SEED_CORPUS, Case, documents, generated_cases
 
 TERRORISM_TEN = "There has been no violent terrorist incident in Xinjiang for over ten consecutive years."
@@ -495,3 +496,239 @@ def test_a_chinese_quotation_the_corpus_does_not_hold_is_not_found(mixed_engine:
 def test_the_seed_notes_chinese_letterhead_is_verbatim(mixed_engine: QuoteEngine) -> None:
     result = mixed_engine.check("中华人民共和国常驻联合国代表团")
     assert result.verdict == "verbatim" and result.matches[0].doc_id == NOTE
+
+
+# --- A long paste, sentence by sentence; markup removed (issue 22, point 7; the fake embedder) ----------------
+
+NOTE_FILE = SEED_CORPUS / f"{NOTE}.txt"
+WRAPPED = "They are about countering violent terrorism, radicalization and separatism."
+
+
+def assert_every_offset_verbatim(engine: QuoteEngine, paste: PasteCheck) -> None:
+    """Every match and every diff op of every part is the document's own text at its offsets."""
+    for part in paste.parts:
+        assert part.result.text == paste.text[part.start : part.end]
+        for match in part.result.matches:
+            text = engine.document(match.doc_id).text
+            assert text[match.start : match.end] == match.text
+            assert all(text[op.source_start : op.source_end] == op.source for op in match.diff)
+
+
+def test_the_whole_note_pasted_is_one_verbatim_passage(fake_engine: QuoteEngine) -> None:
+    note = NOTE_FILE.read_text(encoding="utf-8")
+
+    paste = fake_engine.check_paste(note)
+
+    assert paste.single is not None and paste.summary == "Verbatim: these words are in the corpus."
+    (match,) = paste.single.matches
+    start = len(note) - len(note.lstrip())
+    assert (match.doc_id, match.start, match.end) == (NOTE, start, start + len(note.strip()))
+    assert match.citation.endswith("¶1–11")
+
+
+def test_a_5000_character_paste_of_the_note_is_its_sentences_verbatim(fake_engine: QuoteEngine) -> None:
+    """The user's report: 5,000 characters of the seed note (twice over) gave "Not found"."""
+    note = NOTE_FILE.read_text(encoding="utf-8").strip()
+    pasted = f"{note}\n\n{note}"[:5_000]
+    assert len(pasted) == 4_970  # (two copies, the limit of one quotation is 5,000 characters)
+
+    paste = fake_engine.check_paste(pasted)
+
+    assert paste.verdict == "verbatim" and paste.single is None
+    assert [part.label for part in paste.parts] == ["Sentences 1–17", "Sentences 18–34"]
+    assert paste.summary == "Verbatim: 34 sentences, checked one by one: 34 verbatim (as 2 passages)."
+    for part in paste.parts:
+        (match,) = part.result.matches
+        assert (match.doc_id, match.start, match.end, match.similarity) == (NOTE, 4, 2488, 1.0)
+        assert match.text == note and match.is_verbatim and match.citation.endswith("¶1–11")
+    assert_every_offset_verbatim(fake_engine, paste)
+
+
+def test_an_edited_paste_gets_a_verdict_for_each_sentence(fake_engine: QuoteEngine) -> None:
+    note = NOTE_FILE.read_text(encoding="utf-8").strip()
+    press = (SEED_CORPUS / "2022-07-28-mfa-press-conference-zhao-lijian.txt").read_text(encoding="utf-8").strip()
+    pasted = f"{note}\n\n{MADE_UP} {TERRORISM_TEN}\n\n{press}"
+
+    paste = fake_engine.check_paste(pasted)
+
+    assert paste.verdict == "mixed" and paste.label == "Mixed"
+    assert paste.finding == "39 sentences, checked one by one: 37 verbatim (as 3 passages), 1 altered, 1 not found."
+    verdicts = [(part.label, part.result.verdict) for part in paste.parts]
+    assert verdicts[:3] == [("Sentences 1–17", "verbatim"), ("Sentence 18", "not_found"), ("Sentence 19", "altered")]
+    assert {verdict for _, verdict in verdicts[3:]} == {"verbatim"}
+    altered = paste.parts[2].result
+    assert altered.text == TERRORISM_TEN
+    assert [op.to_json() for op in altered.matches[0].differences] == [
+        {"op": "replace", "quoted": "ten", "source": "six"}
+    ]
+    assert all(not match.is_match for match in paste.parts[1].result.matches)
+    assert_every_offset_verbatim(fake_engine, paste)
+    data = json.loads(json.dumps(paste.to_json()))
+    assert [key for key in data] == ["text", "verdict", "misattributed", "sentences", "notes", "parts"]
+    assert [(p["first"], p["sentences"], p["verdict"]) for p in data["parts"][:3]] == [
+        (1, 17, "verbatim"),
+        (18, 1, "not_found"),
+        (19, 1, "altered"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("pasted", "removed"),
+    [
+        (f"<p>{WRAPPED}</p>", "HTML tags"),
+        (f"<b>{WRAPPED}</b>", "HTML tags"),
+        (
+            '<div class="quote"><p><em>They</em> are about countering violent terrorism,<br>radicalization and '
+            "separatism.</p></div>",
+            "HTML tags",
+        ),
+        (f"**{WRAPPED}**", "Markdown emphasis (* and _)"),
+        (f"> _{WRAPPED}_", "Markdown > quote markers, Markdown emphasis (* and _)"),
+        ("They are about countering violent terrorism, radicalization &amp; separatism.".replace("&amp;", "and"), None),
+        (
+            "It&#x27;s clear to all that the co-sponsors are notorious anti-China organizations.",
+            "HTML entities decoded",
+        ),
+        (f"&lt;b&gt;{WRAPPED}&lt;/b&gt;", "HTML entities decoded"),  # decoded once: the tags are then text
+    ],
+)
+def test_markup_is_removed_before_matching_and_the_verdict_says_so(fake_engine, pasted: str, removed) -> None:
+    paste = fake_engine.check_paste(pasted)
+
+    result = paste.single
+    if removed is None:
+        assert paste.notes == () and result.verdict == "verbatim"
+        return
+    assert paste.notes == (f"Markup removed before matching: {removed}.",)
+    if pasted.startswith("&lt;"):  # "<b>" is then in the quotation, which the note does not have
+        assert result.verdict == "altered"
+        return
+    assert result.verdict == "verbatim" and "Markup removed before matching" in paste.summary
+    (match,) = result.matches
+    assert match.text in (WRAPPED, NOTE_SENTENCE)  # the document's text, not the paste's
+    assert fake_engine.document(NOTE).text[match.start : match.end] == match.text
+    assert "<" not in result.text and "*" not in result.text and "&" not in result.text
+
+
+def test_markup_the_document_itself_has_is_matched_as_pasted(settings, fake_embedder) -> None:
+    body = "The **budget** of the _canal_ office is *final*."
+    engine = _engine_with(settings, fake_embedder, {"budget.md": f"---\ntitle: Budget\n---\n\n{body}\n"})
+
+    paste = engine.check_paste(body)
+
+    assert paste.notes == () and paste.single.verdict == "verbatim" and paste.single.matches[0].text == body
+
+
+@pytest.mark.parametrize(
+    ("text", "cleaned"),
+    [
+        ("plain text, a < b & c", "plain text, a < b & c"),
+        ("snake_case and 5 * 3 * 2", "snake_case and 5 * 3 * 2"),
+        ("<p>One.</p><p>Two.</p>", "One.\n\n\n\nTwo."),
+        ("<script>alert(1)</script><i>seen</i>", "seen"),
+        ("> quoted\n> > twice", "quoted\ntwice"),
+        ("***all*** __strong__ in**side**", "all strong inside"),
+        ("caf&eacute; &#8220;x&#8221;", "café “x”"),
+    ],
+)
+def test_strip_markup(text: str, cleaned: str) -> None:
+    assert strip_markup(text)[0] == cleaned
+
+
+def test_a_paste_over_the_limit_is_cut_at_a_sentence_with_a_message(fake_engine: QuoteEngine) -> None:
+    sentence = "The harbour office counted the boats again this year. "
+    pasted = sentence * 400  # 21,600 characters; 21,599 without the last space
+
+    paste = fake_engine.check_paste(pasted)
+
+    assert paste.text == pasted[: 370 * len(sentence) - 1] and paste.sentences == 370  # 19,979 characters
+    assert paste.notes == (
+        "The text is 21,599 characters long and the limit is 20,000: only its first 19,979 characters were "
+        "checked, the rest (1,620 characters) was not.",
+    )
+    assert paste.summary.endswith(paste.notes[0]) and paste.verdict == "not_found"
+
+
+def test_a_paste_with_no_sentence_end_before_the_limit_is_cut_at_a_space_or_the_limit() -> None:
+    words, words_note = cut_paste("word " * 5_000)
+    letters, letters_note = cut_paste("x" * 25_000)
+
+    assert len(words) == 19_999 and words.endswith("word") and words_note.startswith("The text is 25,000 characters")
+    assert len(letters) == MAX_PASTE_CHARS and "the rest (5,000 characters) was not" in letters_note
+    assert cut_paste("short.") == ("short.", None)
+
+
+def test_a_chinese_paste_is_checked_sentence_by_sentence_at_full_width_stops(mixed_engine: QuoteEngine) -> None:
+    made_up = "中方将于明年在上海举办国际棉花博览会！"
+    pasted = (
+        "涉疆问题不是人权问题，而是反暴恐、去极端化和反分裂问题。经过艰苦努力，新疆已连续六年多未发生暴力恐怖案件。"
+        f"{made_up}当前新疆社会稳定、经济高质量发展、民生显著改善，处于历史上最好的时期；我们欢迎各国朋友到新疆走一走、看一看。"
+    )
+
+    paste = mixed_engine.check_paste(pasted)
+
+    assert paste.finding == "5 sentences, checked one by one: 3 verbatim (as 2 passages), 1 altered, 1 not found."
+    assert [(p.label, p.result.verdict) for p in paste.parts] == [
+        ("Sentences 1–2", "verbatim"),
+        ("Sentence 3", "not_found"),
+        ("Sentence 4", "altered"),  # "；" where the statement has "。"
+        ("Sentence 5", "verbatim"),
+    ]
+    first = paste.parts[0].result.matches[0]
+    assert first.doc_id == ZH_DOC and first.text == pasted[: paste.parts[0].end]
+    assert paste.parts[1].result.text == made_up
+    assert_every_offset_verbatim(mixed_engine, paste)
+
+
+def test_the_cli_words_a_paste_part_by_part(fake_engine: QuoteEngine) -> None:
+    from assistant.cli import _readable_paste
+
+    note = NOTE_FILE.read_text(encoding="utf-8").strip()
+    shown = _readable_paste(fake_engine.check_paste(f"<p>{note}</p>\n\n<p>{MADE_UP}</p>"))
+
+    lines = shown.split("\n")
+    assert lines[:2] == [
+        "Mixed: 18 sentences, checked one by one: 17 verbatim (as 1 passage), 1 not found.",
+        "Markup removed before matching: HTML tags.",
+    ]
+    assert "Sentences 1–17: Verbatim: these words are in the corpus." in lines
+    assert "Sentence 18: Not found: nothing in the corpus is close enough to this quotation." in lines
+    assert f"  “{MADE_UP}”" in lines
+
+
+SENTENCES = [s for s in re.split(r"(?<=[.!?])\s+", NOTE_FILE.read_text(encoding="utf-8").strip()) if s]
+MARKUP = ["{}", "<p>{}</p>", "<b>{}</b>", "**{}**", "> {}", "_{}_", "<li>{}</li>"]
+
+
+@pytest.fixture(scope="module")
+def note_engine(tmp_path_factory: pytest.TempPathFactory) -> QuoteEngine:
+    from assistant.index import ingest
+    from tests.conftest import FakeEmbedder
+
+    root = tmp_path_factory.mktemp("paste")
+    shutil.copytree(SEED_CORPUS, root / "corpus")
+    settings = Settings(
+        corpus_dir=root / "corpus", index_dir=root / "index", model="fake-bag-of-words", threshold=0.3, reranker="none"
+    )
+    embedder = FakeEmbedder()
+    ingest(settings, embedder)
+    return QuoteEngine.open(settings, embedder)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    picks=st.lists(st.tuples(st.integers(0, len(SENTENCES) - 1), st.sampled_from(MARKUP)), min_size=1, max_size=8),
+    changed=st.lists(st.integers(0, 7), max_size=2),
+)
+def test_any_paste_of_the_notes_sentences_in_any_markup_matches_only_document_text(note_engine, picks, changed) -> None:
+    sentences = [wrap.format(SENTENCES[i]) for i, wrap in picks]
+    for position in changed:  # change a word, so that some sentences are altered
+        if position < len(sentences):
+            sentences[position] = sentences[position].replace(" the ", " a ", 1)
+
+    paste = note_engine.check_paste("\n\n".join(sentences))
+
+    assert_every_offset_verbatim(note_engine, paste)
+    for part in paste.parts:
+        for match in part.result.matches:
+            assert match.is_match or part.result.verdict == "not_found"

@@ -173,3 +173,18 @@ def test_chinese_quotes_and_a_checked_chinese_quotation_export_as_themselves(mix
     assert answer.quotes[0].text in shown and "答：中方坚决反对这一反华活动。" in shown
     assert "quoted “就” where the source says “不”" in shown
     assert "外交部发言人, 外交部发言人答记者问, 15 September 2023, ¶2" in shown
+
+
+def test_a_paste_checked_sentence_by_sentence_exports_each_part_with_its_best_match(fake_engine) -> None:
+    note = fake_engine.document("2023-09-14-china-un-mission-note-verbale").text.strip()
+    made_up = "The alpaca games come to Kashgar next *year*."
+    paste = fake_engine.check_paste(f"<p>{note}</p><p>{made_up}</p>")
+
+    shown = rendered_text(conversation_markdown([], title="Checks", checks=[paste]))
+
+    assert "1. A text of 18 sentences" in shown
+    assert "Mixed: 18 sentences, checked one by one: 17 verbatim (as 1 passage), 1 not found." in shown
+    assert "Markup removed before matching: HTML tags, Markdown emphasis (* and _)." in shown
+    assert "1. Sentences 1–17: “" in shown and f"1. Sentence 18: “{made_up.replace('*', '')}”" in shown
+    assert shown.count("In Permanent Mission") == 1  # the verbatim run's one match; none for the made-up sentence
+    assert "Not a match" not in shown

@@ -20,6 +20,7 @@ from assistant.check import CheckMatch, CheckResult
 from assistant.engine import DocumentView
 from assistant.index import DocumentInfo
 from assistant.passages import Passage
+from assistant.paste import PasteCheck
 
 STATIC = Path(__file__).resolve().parent / "static"
 CITED_ID = "cited-passage"  # also in static/scroll.js
@@ -249,12 +250,36 @@ def copy_text(quote: Quote) -> str:
 # --- Checked quotations ------------------------------------------------------------------------------
 
 
-def check_html(result: CheckResult) -> str:
-    """A checked quotation as safe HTML: the quotation, its verdict, any misattribution, then each match."""
+def paste_html(paste: PasteCheck) -> str:
+    """A checked paste as safe HTML: one checked quotation (check_html) when it was checked whole; else
+    the overall verdict and tally, its notes, then each part (a sentence, or a verbatim run of them)
+    with its verdict and its best match (none for a sentence not found)."""
+    if paste.single:
+        return check_html(paste.single, paste.notes)
+    verdict = (
+        f'<p class="qa-verdict"><span class="qa-verdict-badge qa-{paste.status}">{escape(paste.label)}</span>'
+        f"{escape(paste.finding)}</p>{notes_html(paste.notes)}"
+    )
+    parts = "".join(
+        f'<div class="qa-paste-part"><p class="qa-part-label">{escape(part.label)}</p>'
+        f"{check_html(part.result, max_matches=0 if part.result.verdict == 'not_found' else 1)}</div>"
+        for part in paste.parts
+    )
+    return f'<div class="qa-check qa-paste">{verdict}{parts}</div>'
+
+
+def notes_html(notes) -> str:
+    """What was done to a paste before it was matched (markup removed, the text cut), one line each."""
+    return "".join(f'<p class="qa-muted qa-note">{escape(note)}</p>' for note in notes)
+
+
+def check_html(result: CheckResult, notes=(), max_matches: int | None = None) -> str:
+    """A checked quotation as safe HTML: the quotation, its verdict, any notes and misattribution, then its
+    matches (the first max_matches of them, saying how many more there are)."""
     claim = f'<p class="qa-muted">Attributed to {escape(result.claim.describe())}</p>' if result.claim.given else ""
     verdict = (
         f'<p class="qa-verdict"><span class="qa-verdict-badge qa-{result.status}">{escape(result.label)}</span>'
-        f"{escape(result.explanation)}</p>"
+        f"{escape(result.explanation)}</p>{notes_html(notes)}"
     )
     if result.attribution_note and result.status != "unattributed":  # altered words no source gives anyone
         verdict += (
@@ -267,9 +292,15 @@ def check_html(result: CheckResult) -> str:
         misattribution = (
             f'<p class="qa-verdict"><span class="qa-verdict-badge qa-misattributed">Misattributed</span>{who}</p>'
         )
-    closest = '<p class="qa-muted">Closest passages (not a match):</p>' if result.verdict == "not_found" else ""
+    shown = result.matches[:max_matches]
+    closest = ""
+    if result.verdict == "not_found" and shown:
+        closest = '<p class="qa-muted">Closest passages (not a match):</p>'
     several = len({match.quoted for match in result.matches if match.is_match}) > 1
-    cards = "".join(check_match_html(match, number, several) for number, match in enumerate(result.matches, 1))
+    cards = "".join(check_match_html(match, number, several) for number, match in enumerate(shown, 1))
+    if shown and len(result.matches) > len(shown):
+        more = len(result.matches) - len(shown)
+        cards += f'<p class="qa-muted">…and {plural(more, "more place")} in the corpus.</p>'
     return (
         f'<div class="qa-check"><blockquote class="qa-quotation">{escape(result.text)}</blockquote>'
         f"{claim}{verdict}{misattribution}{closest}{cards}</div>"
