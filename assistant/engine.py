@@ -12,7 +12,7 @@ import numpy as np
 
 from assistant.answer import Answer, build_answer
 from assistant.check import CheckResult, Claim, QuoteChecker
-from assistant.config import Settings, chosen_corpus
+from assistant.config import Settings, chosen_corpus, dense_scale
 from assistant.corpus import load_uploads
 from assistant.embedding import Embedder
 from assistant.errors import CorpusError, IndexCorruptError, UnknownDocumentError
@@ -122,8 +122,16 @@ class QuoteEngine:
         self._listing = corpus_listing(settings.corpus_dir) if listing is None else listing
         self.embedder = embedder
         self.reranker = reranker
+        scale = dense_scale(settings.model)
         self.searcher = Searcher(
-            index, embedder, settings.threshold, reranker, settings.confident_relevance, settings.cjk_threshold
+            index,
+            embedder,
+            settings.threshold,
+            reranker,
+            settings.confident_relevance,
+            settings.cjk_threshold,
+            dense_weight=scale.dense_weight,
+            hybrid_weight=scale.hybrid_weight,
         )
         self._documents = {info.doc_id: info for info in index.documents()}
         self._steerer: Steerer | None = None

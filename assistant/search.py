@@ -317,12 +317,21 @@ class Searcher:
         reranker=None,
         confident_relevance: float = CONFIDENT_RELEVANCE,
         cjk_threshold: float = CJK_THRESHOLD,
+        dense_weight: float = DENSE_WEIGHT,
+        hybrid_weight: float | None = None,
     ) -> None:
-        """`threshold`, `confident_relevance` and `cjk_threshold`: cosines on the embedder's scale (DenseScale)."""
+        """`threshold`, `confident_relevance` and `cjk_threshold`: cosines on the embedder's scale (DenseScale).
+
+        `dense_weight`: the cosine's share of the hybrid score (the rest is BM25's). `hybrid_weight`: how much the
+        hybrid score adds to the model's logit in the reranked order (None: the reranker's own, reranker.json).
+        Both depend on how the embedding model spreads its cosines (config.DenseScale).
+        """
         self.index = index
         self.embedder = embedder
         self.threshold = threshold
         self.confident_relevance = confident_relevance
+        self.dense_weight = dense_weight
+        self.hybrid_weight = hybrid_weight
         self.reranker = reranker
         self.cjk_threshold = cjk_threshold
         self._matrix = index.matrix
@@ -420,6 +429,7 @@ class Searcher:
         if not candidates:
             return []
         model_floor = self.reranker.threshold if model_floor is None else model_floor
+        hybrid_weight = self.reranker.settings.hybrid_weight if self.hybrid_weight is None else self.hybrid_weight
         logits, spans = best_sentences(self.reranker, question.text, [hit.passage for hit in candidates])
         probabilities = self.reranker.probability(logits)
         reranked = []
@@ -432,7 +442,7 @@ class Searcher:
             reranked.append(
                 replace(
                     hit,
-                    score=logit + self.reranker.settings.hybrid_weight * hit.score,
+                    score=logit + hybrid_weight * hit.score,
                     relevance=probability,
                     answer_span=spans[number],
                     matched_by=matched_by,
@@ -487,7 +497,7 @@ class Searcher:
         return chosen
 
     def _fuse(self, query_vector, dense: list[int], keyword: list[tuple[int, float]], mode: str):
-        """Candidates best first by DENSE_WEIGHT * cosine + (1 - DENSE_WEIGHT) * BM25 / best BM25.
+        """Candidates best first by dense_weight * cosine + (1 - dense_weight) * BM25 / best BM25.
 
         A convex combination of scores beat reciprocal rank fusion on the labelled
         questions (docs/benchmarks.md); the single-signal modes are the baselines.
@@ -503,8 +513,8 @@ class Searcher:
         fused = [
             (
                 pid,
-                DENSE_WEIGHT * float(c)
-                + (1 - DENSE_WEIGHT) * (lexical.get(pid, 0.0) / best_bm25 if best_bm25 > 0 else 0.0),
+                self.dense_weight * float(c)
+                + (1 - self.dense_weight) * (lexical.get(pid, 0.0) / best_bm25 if best_bm25 > 0 else 0.0),
             )
             for pid, c in zip(candidates, cosine)
         ]

@@ -17,10 +17,8 @@ import json
 import shutil
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
-import assistant.search as search_module
 from assistant.config import Settings, model_for
 from assistant.engine import QuoteEngine
 from assistant.evaluate import LabelledQuestion, load_labelled
@@ -96,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="e5")
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--dense-weights", type=float, nargs="+", default=list(DENSE_WEIGHTS))
+    parser.add_argument("--hybrid-weights", type=float, nargs="+", default=list(HYBRID_WEIGHTS))
     parser.add_argument("--work", type=Path, default=None, help="where the indexes go (default: a temporary folder)")
     args = parser.parse_args(argv)
     work = args.work or Path(tempfile.mkdtemp(prefix="fit-"))
@@ -123,23 +123,22 @@ def main(argv: list[str] | None = None) -> int:
         "zh-zh": (zh, load_labelled(ZH / "questions-zh-docs.jsonl")),
     }
     results: dict = {"model": args.model, "dense_weight": {}, "hybrid_weight": {}}
-    reranker = seed.reranker
-    shipped_hw = reranker.settings.hybrid_weight
-    for dw in DENSE_WEIGHTS:
-        search_module.DENSE_WEIGHT = dw
+    for dw in args.dense_weights:
+        for e in (seed, briefings, zh):
+            e.searcher.dense_weight = dw
         row = {name: measure(e, qs, "hybrid") for name, (e, qs) in {**english, **chinese}.items()}
         results["dense_weight"][dw] = row
         summary = " ".join(f"{n}={r['top1']}/{r['top3']}" for n, r in row.items())
         print(f"hybrid dense_weight={dw}: top1/top3 {summary}", flush=True)
-        for hw in HYBRID_WEIGHTS:
-            reranker.settings = replace(reranker.settings, hybrid_weight=hw)
+        for hw in args.hybrid_weights:
+            for e in (seed, briefings, zh):
+                e.searcher.hybrid_weight = hw
             row = {name: measure(e, qs, "reranked") for name, (e, qs) in english.items()}
             results["hybrid_weight"][f"{dw}/{hw}"] = row
             summary = " ".join(
                 f"{n}={r['top1']}/{r['top3']} declined {r['answerable_declined']}" for n, r in row.items()
             )
             print(f"reranked dense_weight={dw} hybrid_weight={hw}: {summary}", flush=True)
-        reranker.settings = replace(reranker.settings, hybrid_weight=shipped_hw)
         zh_best = [results["dense_weight"][dw][n] for n in chinese]
         results["dense_weight"][dw]["cjk_threshold"] = calibrate_threshold(
             [s for r in zh_best for s in r["best_answerable"]], [s for r in zh_best for s in r["best_unanswerable"]]
