@@ -15,6 +15,14 @@ from assistant.errors import CorpusError
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf")
 CATALOG_NAME = "catalog.yaml"
+#: A folder's defaults for its documents' metadata (e.g. `author: The White House`), for it and its subfolders.
+COLLECTION_NAME = "collection.yaml"
+#: Files that describe a folder rather than being documents of it (by name, any suffix, any case): not
+#: indexed unless catalog.yaml has an entry for them.
+NOT_DOCUMENTS = frozenset(
+    ["readme", "source", "sources", "license", "licence", "copying", "notice", "changelog", "changes", "authors"]
+    + ["contributing", "credits", "citation"]
+)
 #: The register of files added through the app, with their upload times (written by assistant/uploads.py).
 UPLOADS_NAME = ".uploads.json"
 METADATA_FIELDS = (
@@ -105,12 +113,17 @@ class SourceFile:
     sha256: str
     size: int
     catalog_entry: dict = field(default_factory=dict, hash=False, compare=False)
+    #: Its folders' collection.yaml fields, the nearest folder's winning; front matter and catalog override them.
+    defaults: dict = field(default_factory=dict, hash=False, compare=False)
 
     @property
     def fingerprint(self) -> str:
-        """Changes when the file or its catalog entry changes: the unit of incremental ingest."""
+        """Changes when the file, its catalog entry or its folder defaults change: the unit of incremental ingest."""
         entry = json.dumps(self.catalog_entry, sort_keys=True, default=str)
-        return hashlib.sha256(f"{self.sha256}\n{entry}".encode()).hexdigest()
+        if not self.defaults:  # as before collection.yaml existed, so that existing indexes stay current
+            return hashlib.sha256(f"{self.sha256}\n{entry}".encode()).hexdigest()
+        defaults = json.dumps(self.defaults, sort_keys=True, default=str)
+        return hashlib.sha256(f"{self.sha256}\n{entry}\n{defaults}".encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -143,7 +156,9 @@ class Skipped:
 def scan_corpus(corpus_dir: Path, max_file_bytes: int = 20_000_000) -> tuple[list[SourceFile], list[Skipped]]:
     """List the corpus's supported files with their hashes, in a stable order.
 
-    Raises CorpusError when the folder does not exist.
+    Left out without a word: hidden files, catalog.yaml and collection.yaml, and files that describe a
+    folder (NOT_DOCUMENTS: README, SOURCE, LICENSE...) unless catalog.yaml has an entry for them.
+    Raises CorpusError when the folder does not exist, or a catalog or collection file cannot be read.
     """
     corpus_dir = Path(corpus_dir)
     if not corpus_dir.is_dir():
@@ -153,11 +168,12 @@ def scan_corpus(corpus_dir: Path, max_file_bytes: int = 20_000_000) -> tuple[lis
     sources: list[SourceFile] = []
     skipped: list[Skipped] = []
     seen_ids: set[str] = set()
+    folders: dict[Path, dict] = {}
     for path in sorted(p for p in corpus_dir.rglob("*") if p.is_file()):
         relative = path.relative_to(corpus_dir)
-        if any(part.startswith(".") for part in relative.parts) or path.name == CATALOG_NAME:
+        if any(part.startswith(".") for part in relative.parts) or path.name in (CATALOG_NAME, COLLECTION_NAME):
             continue
-        if path.name.lower() in ("readme.md", "readme.txt"):
+        if path.name.split(".")[0].lower() in NOT_DOCUMENTS and relative.as_posix() not in catalog:
             continue
         if path.suffix.lower() not in SUPPORTED_SUFFIXES:
             skipped.append(Skipped(path, f"unsupported file type '{path.suffix or path.name}'"))
@@ -172,7 +188,9 @@ def scan_corpus(corpus_dir: Path, max_file_bytes: int = 20_000_000) -> tuple[lis
         entry = catalog.get(relative.as_posix(), {})
         if relative.as_posix() in uploads:  # part of the metadata, so that every citation says it
             entry = {**entry, "uploaded": uploads[relative.as_posix()]["uploaded"]}
-        sources.append(SourceFile(doc_id, path, digest, size, entry))
+        sources.append(
+            SourceFile(doc_id, path, digest, size, entry, collection_defaults(corpus_dir, relative.parent, folders))
+        )
     return sources, skipped
 
 
@@ -200,7 +218,7 @@ def read_document(source: SourceFile) -> Document:
         fmt = "pdf"
     if not text[body_start:].strip():
         raise ValueError("empty: no text to index")
-    metadata = _metadata(source, {**front, **source.catalog_entry})
+    metadata = _metadata(source, {**source.defaults, **front, **source.catalog_entry})
     return Document(
         doc_id=source.doc_id,
         path=source.path,
@@ -228,6 +246,36 @@ def load_catalog(corpus_dir: Path) -> dict[str, dict]:
     if not isinstance(loaded, dict) or not all(isinstance(v, dict) for v in loaded.values()):
         raise CorpusError(f"{path} must map file names to metadata fields.")
     return {str(name): entry for name, entry in loaded.items()}
+
+
+def collection_defaults(corpus_dir: Path, folder: Path, known: dict[Path, dict] | None = None) -> dict:
+    """The metadata defaults for documents in `folder` (relative to the corpus folder): the collection.yaml
+    fields of every folder from the corpus folder down to it, a nearer folder's field winning; {} when none.
+
+    `known` caches folders already read, across calls. Raises CorpusError for a collection file that is
+    not a YAML mapping of metadata fields.
+    """
+    known = {} if known is None else known
+    folder = Path(folder)
+    if folder not in known:
+        above = collection_defaults(corpus_dir, folder.parent, known) if folder != folder.parent else {}
+        known[folder] = {**above, **_load_collection(Path(corpus_dir) / folder / COLLECTION_NAME)}
+    return known[folder]
+
+
+def _load_collection(path: Path) -> dict:
+    if not path.is_file():
+        return {}
+    try:
+        loaded = yaml.load(path.read_text(encoding="utf-8"), Loader=_TextDatesLoader) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise CorpusError(f"{path} is not valid YAML: {error}") from error
+    if not isinstance(loaded, dict):
+        raise CorpusError(f"{path} must hold metadata fields ('author: ...'), one a line.")
+    unknown = sorted(str(name) for name in loaded if name not in METADATA_FIELDS)
+    if unknown:
+        raise CorpusError(f"{path}: unknown field '{unknown[0]}'; the fields are {', '.join(METADATA_FIELDS)}.")
+    return loaded
 
 
 def load_uploads(corpus_dir: Path) -> dict[str, dict]:

@@ -25,7 +25,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import faiss
@@ -47,8 +47,9 @@ from assistant.passages import REPORTER, Passage, Span, passages_for, people_fro
 
 # 4: passages keep their speaker label as written; documents their published_time. 5: Chinese is read: sentences
 # end at CJK punctuation, CJK letters weigh 3 in the passage cap, jieba cuts Han runs in the keyword index, and
-# FTS5 indexes each CJK letter as a token (keywords.fts_text).
-FORMAT_VERSION = 5
+# FTS5 indexes each CJK letter as a token (keywords.fts_text). 6: a misspelt label speaks for the label it stands
+# for (passages.label_variants), `MR: ZIENTS:` is one label, a bare title (`MR:`) is passages.UNNAMED.
+FORMAT_VERSION = 6
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 DATABASE = "passages.sqlite"
@@ -169,6 +170,7 @@ class Index:
         self._lock = threading.Lock()
         self._matrix: np.ndarray | None = None
         self._people: dict[str, tuple[str, ...]] | None = None
+        self._person_of: dict[str, str] | None = None
 
     @classmethod
     def load(cls, index_dir: Path) -> Index:
@@ -253,15 +255,27 @@ class Index:
             f"SELECT {_PASSAGE_COLUMNS} FROM passages WHERE id IN ({marks})",
             ids,
         )
-        return {row[0]: _passage(row) for row in rows}
+        return {row[0]: self._named(_passage(row)) for row in rows}
 
-    def document_passages(self, doc_id: str) -> list[Passage]:
-        """All passages of one document, in order."""
+    def document_passages(self, doc_id: str, as_stored: bool = False) -> list[Passage]:
+        """All passages of one document, in order, each speaker named as the collection knows them
+        (person_named); with as_stored, as its document alone names them (what ingest reuses)."""
         rows = self.query(
             f"SELECT {_PASSAGE_COLUMNS} FROM passages WHERE doc_id = ? ORDER BY id",
             [doc_id],
         )
-        return [_passage(row) for row in rows]
+        return [_passage(row) if as_stored else self._named(_passage(row)) for row in rows]
+
+    def person_named(self, speaker: str | None) -> str | None:
+        """The name the collection gives the person a passage speaker value stands for: 'Anthony Fauci' for
+        `DR. FAUCI` in a briefing whose title names no one, when another names him (people()); else the value."""
+        if self._person_of is None:
+            self._person_of = {value: name for name, values in self.people().items() for value in values}
+        return self._person_of.get(speaker, speaker)
+
+    def _named(self, passage: Passage) -> Passage:
+        named = self.person_named(passage.speaker)
+        return passage if named == passage.speaker else replace(passage, speaker=named)
 
     def people(self) -> dict[str, tuple[str, ...]]:
         """Every speaker across documents, each person once: {name: the passage speaker values that are them}.
@@ -706,7 +720,7 @@ def _reuse(old: Index, source: SourceFile) -> tuple[Document, list[Passage], np.
         fingerprint=source.fingerprint,
         body_start=body_start,
     )
-    passages = old.document_passages(source.doc_id)
+    passages = old.document_passages(source.doc_id, as_stored=True)
     vectors = old.vectors.reconstruct_n(info.first_passage, len(passages)) if passages else None
     return document, passages, np.asarray(vectors, dtype=np.float32).reshape(len(passages), old.dimension)
 

@@ -17,6 +17,8 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from rapidfuzz import fuzz
+
 from assistant.cjk import CJK_LETTER, columns, reach, weighted_length
 from assistant.config import PassageSettings
 from assistant.corpus import Document
@@ -40,8 +42,10 @@ SENTENCE_END = re.compile(
 CJK_PAUSES = "，、：､"
 # A turn label: a bare Q (a reporter, no colon: `Q    Thanks, Jen.`), or capitalised words and a
 # colon (`MS. PSAKI:`, `MS.  PSAKI:`, `Zhao Lijian:`, `Q:`), then text on the same line.
+# An honorific written with a colon for its full stop (`MR: ZIENTS:`) is part of the label, not a label.
 SPEAKER_LABEL = re.compile(
-    rf"(?P<name>Q(?={_SPACE}+(?!&|and\b)\S)|[A-Z][\w.'’-]*(?:{_SPACE}{{1,2}}[A-Z][\w.'’-]*){{0,5}}(?=:))"
+    rf"(?P<name>Q(?={_SPACE}+(?!&|and\b)\S)|(?:MRS?|MS|DR):{_SPACE}{{1,2}}[A-Z][A-Z'’-]+(?=:)"
+    rf"|[A-Z][\w.'’-]*(?:{_SPACE}{{1,2}}[A-Z][\w.'’-]*){{0,5}}(?=:))"
     rf":?(?={_SPACE}+\S)"
 )
 # Paragraphs that belong to no one: `(Laughter.)`, `3:31 P.M. EDT`, `END`, `END  1:32 P.M. EST`.
@@ -51,6 +55,19 @@ REPORTER_LABELS = frozenset(["q", "question", "reporter", "reporters", "journali
 ANSWER_LABELS = frozenset(["a", "answer"])
 #: What a passage in a reporter's turn is attributed to when the transcript does not name the outlet.
 REPORTER = "a reporter"
+#: What a turn whose label is only a title (`MR:`, `MS.:`) is attributed to: someone, but no one by name.
+UNNAMED = "an unnamed speaker"
+#: Titles that say how to address a person, not what they do; `MR` and `MS` tell two people apart.
+HONORIFICS = {"mr": "m", "mrs": "f", "ms": "f", "miss": "f", "dr": None, "prof": None}
+#: How alike two spellings of a word must be to be one word misspelt (rapidfuzz fuzz.ratio, 0-100, on folded
+#: words): 'WALESNKY' and 'WALENSKY' score 87.5, 'MODEARTOR' and 'MODERATOR' 88.9, 'OFFIAL' and 'OFFICIAL'
+#: 85.7; 'MURPHY' and 'MURTHY' 83.3. Only words of MIN_TYPO_LENGTH letters or more are read as misspelt
+#: ('RICE' and 'PRICE', 'KLAIN' and 'KLEIN' are other people).
+TYPO_SIMILARITY = 85.0
+MIN_TYPO_LENGTH = 6
+#: A label is read as a misspelling of another label of the same transcript only where that one is used at
+#: least this many times as often ('DR. WALESNKY' once beside 'DR. WALENSKY' five times).
+TYPO_RARITY = 3
 # Words that name a role, not a person: they end a name when reading back from a surname in a title,
 # and a label ending in one (`SENIOR ADMINISTRATION OFFICIAL:`) is never resolved to a name.
 ROLE_WORDS = frozenset(
@@ -245,7 +262,8 @@ def passages_for(document: Document, settings: PassageSettings | None = None) ->
         paragraphs = _split_at_turns(text, paragraphs, [label for label in labels if label], in_capitals)
         labels = _in_style([label_at(text, span.start) for span in paragraphs], in_capitals)
     first_turn = next((span.start for span, label in zip(paragraphs, labels) if label), len(text))
-    resolve = SpeakerResolver(document, text[document.body_start : first_turn])
+    variants = label_variants(Counter(label for label in labels if label)) if is_transcript else {}
+    resolve = SpeakerResolver(document, text[document.body_start : first_turn], variants)
     turn = Turn(None, document.metadata.speaker)  # before the first label: the document's speaker
     passages = []
     for number, (span, label) in enumerate(zip(paragraphs, labels), start=1):
@@ -277,21 +295,25 @@ class SpeakerResolver:
     """Who a turn label stands for in one document: `resolver(label) -> Turn`.
 
     Reporters' labels (`Q`, `QUESTION:`) stand for REPORTER; answers (`A:`) for the document's
-    speaker or author; a label in capitals (or opening with a title, `Ms. Psaki:`) whose last
-    word is a surname named in the document's title, speaker field or opening lines, all
-    naming one person (`MS. PSAKI` and "Press Secretary Jen Psaki"), for that name; any other
-    label (`SENIOR ADMINISTRATION OFFICIAL`, `Zhao Lijian`, `China Daily`) for itself.
+    speaker or author; a bare title (`MR:`) for UNNAMED; a label in capitals (or opening with a
+    title, `Ms. Psaki:`) whose last word is a surname named in the document's title, speaker field
+    or opening lines, all naming one person (`MS. PSAKI` and "Press Secretary Jen Psaki"), for that
+    name, and failing that a surname one letter off from one name there (`SECRETARY MAYORAKAS` and
+    "Secretary of Homeland Security Alejandro Mayorkas"); any other label (`SENIOR ADMINISTRATION
+    OFFICIAL`, `Zhao Lijian`, `China Daily`) for itself. `variants` maps a misspelt label to the
+    label it stands for (label_variants): its turns are that label's speaker's, the label as written.
     """
 
-    def __init__(self, document: Document, opening: str) -> None:
+    def __init__(self, document: Document, opening: str, variants: dict[str, str] | None = None) -> None:
         meta = document.metadata
         self._sources = [s for s in (meta.title, meta.citation_title, meta.speaker, opening[:1000]) if s]
         self._answerer = meta.speaker or meta.author
+        self._variants = variants or {}
         self._turns: dict[str, Turn] = {}
 
     def __call__(self, label: str) -> Turn:
         if label not in self._turns:
-            self._turns[label] = Turn(label, self._speaker(label))
+            self._turns[label] = Turn(label, self._speaker(self._variants.get(label, label)))
         return self._turns[label]
 
     def _speaker(self, label: str) -> str:
@@ -300,12 +322,73 @@ class SpeakerResolver:
             return REPORTER
         if _fold(label) in ANSWER_LABELS:
             return self._answerer or label
+        if is_bare_title(label):
+            return UNNAMED
         surname = words[-1]
-        titled = label.isupper() or _fold(words[0]).strip(".") in ROLE_WORDS
+        titled = label.isupper() or _fold(words[0]).strip(".:") in ROLE_WORDS
         if not titled or _fold(surname).strip(".") in ROLE_WORDS:
             return label
         names = {_fold(n): n for source in self._sources for n in names_ending_in(source, surname)}
+        if not names:  # a misspelt surname: the one name in the title whose surname is one typo away
+            names = {_fold(n): n for source in self._sources for n in _names_like(source, surname)}
         return names.popitem()[1] if len(names) == 1 else label
+
+
+def is_bare_title(label: str) -> bool:
+    """Whether a label is only a title, naming no one: `MR`, `MS.`, `DR.`."""
+    return all(_fold(word).strip(".:") in HONORIFICS for word in label.split())
+
+
+def is_typo_of(word: str, other: str) -> bool:
+    """Whether two words are one word, however misspelt: the same when folded, or both MIN_TYPO_LENGTH
+    letters or more and TYPO_SIMILARITY alike (fuzz.ratio: 'WALESNKY' and 'WALENSKY')."""
+    a, b = _fold(word).strip(".:"), _fold(other).strip(".:")
+    return a == b or (min(len(a), len(b)) >= MIN_TYPO_LENGTH and fuzz.ratio(a, b) >= TYPO_SIMILARITY)
+
+
+def label_variants(counts: Counter) -> dict[str, str]:
+    """Which labels of one transcript are another label of it written otherwise: {variant: label}.
+
+    Takes each label's number of turns. A label is a variant of one used TYPO_RARITY times as often
+    or more, the only such label that is either the same words, some misspelt (is_typo_of:
+    `DR. WALESNKY` and `DR. WALENSKY`, `MODEARTOR` and `MODERATOR`, `ACTING ADMINSTRATOR SLAVITT`),
+    or the same surname under another title (`MR. SLAVITT` and `ACTING ADMINISTRATOR SLAVITT`, `MR.
+    FAUCI` and `DR. FAUCI`), unless the titles make them two people (`MS. ZAIDI` and `MR. ZAIDI`).
+    Reporters' and answers' labels and bare titles are never variants.
+    """
+    people = [label for label in counts if not _is_generic(label)]
+    variants = {}
+    for label in people:
+        targets = [
+            other
+            for other in people
+            if other != label and counts[other] >= TYPO_RARITY * counts[label] and _same_label(label, other)
+        ]
+        if len(targets) == 1:
+            variants[label] = targets[0]
+    return {label: variants.get(target, target) for label, target in variants.items()}
+
+
+def _same_label(label: str, other: str) -> bool:
+    words, others = label.split(), other.split()
+    if len(words) == len(others) and all(map(is_typo_of, words, others)):
+        return True
+    surname = _fold(words[-1]).strip(".:")
+    if surname in ROLE_WORDS or len(words) < 2 or len(others) < 2 or surname != _fold(others[-1]).strip(".:"):
+        return False
+    genders = {HONORIFICS.get(_fold(word).strip(".:")) for word in words[:-1] + others[:-1]} - {None}
+    return len(genders) < 2
+
+
+def _is_generic(label: str) -> bool:
+    return _fold(label) in REPORTER_LABELS or _fold(label) in ANSWER_LABELS or is_bare_title(label)
+
+
+def _names_like(text: str, surname: str) -> list[str]:
+    """Personal names in `text` whose surname is `surname` misspelt (is_typo_of), with their given names."""
+    words = {m.group() for m in re.finditer(r"[^\W\d_][\w’'-]*", text)}
+    alike = [word for word in words if word[0].isupper() and is_typo_of(word, surname)]
+    return [name for word in alike for name in names_ending_in(text, word)]
 
 
 def names_ending_in(text: str, surname: str) -> list[str]:
@@ -340,10 +423,12 @@ def people_from_speakers(rows: Iterable[tuple[str, str | None, int]]) -> dict[st
     - a label where it stayed unresolved ('MS. PSAKI', 'MS.  PSAKI') and the one name it
       resolved to elsewhere ('Jen Psaki'); failing that, the one resolved name sharing its
       surname ('DR. MURTHY' and 'Vivek H. Murthy'). Two names for a label or surname (two
-      ambassadors Jacobson) merge nothing.
-    The name shown is the most used spelling.
+      ambassadors Jacobson) merge nothing;
+    - a label that a transcript wrote otherwise (label_variants: `DR. WALESNKY` is `DR. WALENSKY`),
+      through the label it stands for.
+    The name shown is the most used spelling. UNNAMED (a bare title) is no one, and not listed.
     """
-    rows = list(rows)
+    rows = [row for row in rows if row[0] != UNNAMED]
     by_label: dict[str, set[str]] = defaultdict(set)
     by_surname: dict[str, set[str]] = defaultdict(set)
     for speaker, label, _ in rows:
@@ -355,7 +440,10 @@ def people_from_speakers(rows: Iterable[tuple[str, str | None, int]]) -> dict[st
     for speaker, label, count in rows:
         key = _name_key(speaker)
         if label is not None and not _resolved(speaker, label) and speaker != REPORTER:
-            same = by_label.get(_fold(label)) or (by_surname.get(_fold(label.split()[-1])) if label.isupper() else None)
+            # the label as the transcript meant it: itself, or the label a misspelt one stands for
+            meant = speaker if _label_like(speaker) else label
+            surname = _fold(meant.split()[-1]).strip(".:")
+            same = by_label.get(_fold(meant)) or (by_surname.get(surname) if meant.isupper() else None)
             key = next(iter(same)) if same and len(same) == 1 else key
         values[key].add(speaker)
         spellings[key][speaker] += count
@@ -380,8 +468,15 @@ def same_person(people: dict[str, tuple[str, ...]], names: Iterable[str]) -> set
 
 
 def _resolved(speaker: str, label: str | None) -> bool:
-    """Whether a turn label was resolved to a person's name (not a reporter, not an answer, not itself)."""
-    return bool(label) and speaker != REPORTER and _fold(label) not in ANSWER_LABELS and _fold(label) != _fold(speaker)
+    """Whether a turn label was resolved to a person's name (not a reporter, not an answer, not a label)."""
+    if not label or speaker == REPORTER or _fold(label) in ANSWER_LABELS or _fold(label) == _fold(speaker):
+        return False
+    return not _label_like(speaker)
+
+
+def _label_like(speaker: str) -> bool:
+    """Whether a speaker value is a turn label (`DR. WALENSKY`, `MODERATOR`), not a name ('Rochelle Walensky')."""
+    return speaker.isupper() or _fold(speaker.split()[0]).strip(".:") in ROLE_WORDS
 
 
 def _name_key(name: str) -> str:

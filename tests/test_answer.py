@@ -16,6 +16,7 @@ from assistant.index import DocumentInfo, ingest
 from assistant.passages import Passage
 from assistant.search import Filters
 
+PEOPLE = Path(__file__).resolve().parent / "data" / "people"
 TRANSCRIPTS = Path(__file__).resolve().parent / "data" / "transcripts"
 GRANHOLM_URL = (
     "https://bidenwhitehouse.archives.gov/briefing-room/press-briefings/2021/04/08/"
@@ -150,8 +151,11 @@ def test_people_across_briefings_are_listed_once_and_filter_as_one(briefings_eng
     assert {"Karine Jean-Pierre", "Pete Buttigieg", "SENIOR ADMINISTRATION OFFICIAL", "a reporter"} <= set(people)
     assert len(people) == len(set(people))
     answer = briefings_engine.ask("ATF nominee", top_k=20, filters=Filters(people=("Jen Psaki",)))
-    assert {q.speaker for q in answer.quotes} == {"Jen Psaki", "MS. PSAKI"}
-    assert "2021-05-05-unnamed-gaggle" in {q.doc_id for q in answer.quotes}
+    # every turn of hers is cited by her name, also where the briefing's title names no one
+    assert {q.speaker for q in answer.quotes} == {"Jen Psaki"}
+    assert all(q.speaker_label.endswith("PSAKI") for q in answer.quotes)  # MS. PSAKI, S. PSAKI...
+    unnamed = next(q for q in answer.quotes if q.doc_id == "2021-05-05-unnamed-gaggle")
+    assert unnamed.citation.startswith("Jen Psaki (MS. PSAKI), ")
     assert all(q.speaker_label != "Q" for q in answer.quotes)
 
 
@@ -182,3 +186,31 @@ def test_a_citation_gives_the_date_once(title, iso, named):
     meta = Metadata(title=title, author="The White House", date=iso)
     citation = citation_for(DocumentInfo("d", "d.md", "md", meta, 1, 0), Passage("d", 0, 5, 2, None, "Hello", ()))
     assert citation == ", ".join(["The White House", title, *([] if named else [format_date(iso) or "undated"]), "¶2"])
+
+
+def test_a_label_is_cited_by_the_full_name_the_collection_gives_it(tmp_path, fake_embedder):
+    # Real excerpts: the 13 April briefing's title names "Dr. Anthony Fauci"; the COVID-19 response team
+    # briefing of 3 March names no one, and its DR. FAUCI is the same person (passages.people_from_speakers).
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for path in (TRANSCRIPTS / "2021-03-03-covid-response-team.md", PEOPLE / "2021-04-13-psaki-fauci-zients.md"):
+        shutil.copyfile(path, corpus / path.name)
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", model="fake-bag-of-words", threshold=0.3)
+    ingest(settings, fake_embedder)
+    engine = QuoteEngine.open(settings, fake_embedder)
+    people = engine.people()
+    assert "Anthony Fauci" in people and "DR. FAUCI" not in people and len(people) == len(set(people))
+    answer = engine.ask(
+        "SARS-CoV-2 variants multifaceted approach", top_k=20, filters=Filters(people=("Anthony Fauci",))
+    )
+    quote = next(q for q in answer.quotes if q.doc_id == "2021-03-03-covid-response-team")
+    assert (quote.speaker, quote.speaker_label) == ("Anthony Fauci", "DR. FAUCI")
+    assert quote.citation.startswith("Anthony Fauci (DR. FAUCI), Press Briefing by White House COVID")
+    assert quote.attribution.startswith("According to Anthony Fauci (DR. FAUCI), ")
+    # filtering by the person finds the turns of both documents, and only his
+    assert {q.doc_id for q in answer.quotes} == {"2021-03-03-covid-response-team", "2021-04-13-psaki-fauci-zients"}
+    assert {(q.speaker, q.speaker_label) for q in answer.quotes} == {("Anthony Fauci", "DR. FAUCI")}
+    # the document view names him too; the text is as written
+    view = engine.document("2021-03-03-covid-response-team")
+    fauci = [p for p in view.passages if p.speaker_label == "DR. FAUCI"]
+    assert fauci and all(p.speaker == "Anthony Fauci" and view.text[p.start : p.end] == p.text for p in fauci)

@@ -299,3 +299,78 @@ def test_a_byte_order_mark_is_not_text_and_offsets_stay_exact(tmp_path, suffix):
         assert document.metadata.title == "With a BOM"
     first, *_ = passages_for(document)
     assert first.text == "First paragraph." == document.text[first.start : first.end]
+
+
+# --- Folder defaults (collection.yaml) and files that describe a folder ---
+
+BRIEFING = Path(__file__).resolve().parent / "data" / "people" / "2021-05-11-psaki-granholm-mayorakas.md"
+SOURCE_NOTE = "# White House press briefings, 2021\n\n365 transcripts of White House press briefings and gaggles.\n"
+
+
+def briefings_folder(corpus: Path) -> Path:
+    """A corpus with one real briefing in whitehouse/2021-05/, the folder's SOURCE.md and README.md beside it."""
+    month = corpus / "whitehouse" / "2021-05"
+    month.mkdir(parents=True)
+    (month / BRIEFING.name).write_bytes(BRIEFING.read_bytes())
+    (corpus / "whitehouse" / "SOURCE.md").write_text(SOURCE_NOTE, encoding="utf-8")
+    (corpus / "whitehouse" / "README.md").write_text("About these files.\n", encoding="utf-8")
+    (corpus / "LICENSE.txt").write_text("CC0\n", encoding="utf-8")
+    return month
+
+
+def test_a_folders_collection_file_gives_its_documents_an_author(tmp_path):
+    month = briefings_folder(tmp_path)
+    (tmp_path / "whitehouse" / "collection.yaml").write_text("author: The White House\nkind: press briefing\n")
+    sources, skipped = scan_corpus(tmp_path)
+    assert [s.path for s in sources] == [month / BRIEFING.name] and skipped == []  # SOURCE, README, LICENSE left out
+    document = read_document(sources[0])
+    assert (document.metadata.author, document.metadata.kind) == ("The White House", "press briefing")
+    assert document.text == BRIEFING.read_text(encoding="utf-8")  # the text is untouched
+    # the front matter's own fields are kept
+    assert document.metadata.date == "2021-05-11" and document.metadata.title.startswith("Press Briefing by")
+
+
+def test_a_nearer_collection_file_and_the_front_matter_and_catalog_win_field_by_field(tmp_path):
+    month = briefings_folder(tmp_path)
+    (tmp_path / "collection.yaml").write_text("author: Anyone\nplace: Washington, D.C.\n")
+    (tmp_path / "whitehouse" / "collection.yaml").write_text("author: The White House\n")
+    (month / "collection.yaml").write_text("kind: press briefing\ntitle: Overridden by front matter\n")
+    (source,), _ = scan_corpus(tmp_path)
+    meta = read_document(source).metadata
+    assert (meta.author, meta.place, meta.kind) == ("The White House", "Washington, D.C.", "press briefing")
+    assert meta.title.startswith("Press Briefing by Press Secretary Jen Psaki")
+    (tmp_path / "catalog.yaml").write_text(
+        f"whitehouse/2021-05/{BRIEFING.name}:\n  author: Office of the Press Secretary\n"
+    )
+    (source,), _ = scan_corpus(tmp_path)
+    assert read_document(source).metadata.author == "Office of the Press Secretary"
+
+
+def test_changing_a_collection_file_changes_the_fingerprint(tmp_path):
+    briefings_folder(tmp_path)
+    (before,), _ = scan_corpus(tmp_path)
+    (tmp_path / "whitehouse" / "collection.yaml").write_text("author: The White House\n")
+    (after,), _ = scan_corpus(tmp_path)
+    assert before.fingerprint != after.fingerprint and before.sha256 == after.sha256
+
+
+def test_a_folders_source_note_is_indexed_when_the_catalog_lists_it(tmp_path):
+    briefings_folder(tmp_path)
+    (tmp_path / "catalog.yaml").write_text("whitehouse/SOURCE.md:\n  title: About the briefings\n")
+    sources, _ = scan_corpus(tmp_path)
+    assert sorted(s.path.name for s in sources) == [BRIEFING.name, "SOURCE.md"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("- author\n", "must hold metadata fields"),
+        ("authr: The White House\n", "unknown field 'authr'"),
+        ("author: [unclosed\n", "is not valid YAML"),
+    ],
+)
+def test_a_collection_file_that_cannot_be_read_is_reported(tmp_path, content, message):
+    briefings_folder(tmp_path)
+    (tmp_path / "whitehouse" / "collection.yaml").write_text(content)
+    with pytest.raises(CorpusError, match=re.escape(message)):
+        scan_corpus(tmp_path)

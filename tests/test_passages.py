@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,9 @@ from assistant.config import PassageSettings
 from assistant.corpus import Document, Metadata, SourceFile, read_document
 from assistant.passages import (
     REPORTER,
+    UNNAMED,
     label_at,
+    label_variants,
     names_ending_in,
     passages_for,
     people_from_speakers,
@@ -571,3 +574,156 @@ def test_the_opening_lines_can_name_the_person_behind_a_label():
         "a reporter (QUESTION)",
         "Linda Thomas-Greenfield (Ambassador Thomas-Greenfield)",  # a title in mixed case, resolved too
     ]
+
+
+# --- People as people: misspelt labels, titles, bare titles (tests/data/people, byte-exact excerpts) ---
+
+PEOPLE = Path(__file__).resolve().parent / "data" / "people"
+#: Each excerpt in tests/data/people: its source in BRIEFINGS and the (first, last) lines it copies.
+PEOPLE_EXCERPTS = {
+    "2021-04-07-covid-walesnky.md": (
+        "2021-04/2021-04-07-press-briefing-by-white-house-covid-19-response-team-and-public-health-officials-25.md",
+        [(1, 12), (277, 417)],
+    ),
+    "2021-05-11-psaki-granholm-mayorakas.md": (
+        "2021-05/2021-05-11-press-briefing-by-press-secretary-jen-psaki-secretary-of-energy-jennifer-granholm-and-"
+        "secretary-of-homeland-security-alejandro-mayorkas-may-11-2021.md",
+        [(1, 12), (273, 301)],
+    ),
+    "2021-04-13-psaki-fauci-zients.md": (
+        "2021-04/2021-04-13-press-briefing-by-press-secretary-jen-psaki-niaid-director-and-chief-medical-advisor-to-"
+        "the-president-dr-anthony-fauci-and-covid-19-response-coordinator-jeff-zients-april-13-2021.md",
+        [(1, 15), (16, 22), (72, 84)],
+    ),
+    "2021-04-14-covid-mr-zients.md": (
+        "2021-04/2021-04-14-press-briefing-by-white-house-covid-19-response-team-and-public-health-officials-28.md",
+        [(1, 12), (300, 312)],
+    ),
+    "2021-09-17-background-call-ethiopia-modeartor.md": (
+        "2021-09/2021-09-17-background-press-call-by-senior-administration-officials-on-ethiopia.md",
+        [(1, 16), (190, 222), (676, 690)],
+    ),
+}
+
+
+def people_excerpt(name: str) -> list:
+    path = PEOPLE / name
+    return assert_verbatim(read_document(SourceFile(path.stem, path, "h", path.stat().st_size)))
+
+
+def spoken(passages: list) -> dict[str, str]:
+    """{label as written: speaker} over a transcript's turns."""
+    return {p.speaker_label: p.speaker for p in passages if p.speaker_label}
+
+
+@pytest.mark.skipif(not BRIEFINGS.is_dir(), reason="shared/data/whitehouse-briefings-2021 is not beside the repo")
+@pytest.mark.parametrize("name", sorted(PEOPLE_EXCERPTS))
+def test_people_excerpts_are_byte_exact_lines_of_the_published_transcripts(name):
+    source, ranges = PEOPLE_EXCERPTS[name]
+    lines = (BRIEFINGS / source).read_bytes().splitlines(keepends=True)
+    assert (PEOPLE / name).read_bytes() == b"".join(b"".join(lines[a - 1 : b]) for a, b in ranges)
+
+
+def test_a_misspelt_label_speaks_for_the_label_the_transcript_uses_for_that_person():
+    passages = people_excerpt("2021-04-07-covid-walesnky.md")
+    assert spoken(passages)["DR. WALESNKY"] == "DR. WALENSKY"  # once, beside five turns as DR. WALENSKY
+    typo = next(p for p in passages if p.speaker_label == "DR. WALESNKY")
+    assert typo.text.startswith("DR. WALESNKY:\xa0 Yeah, as I mentioned")  # the text as written
+    assert typo.cited_speaker == "DR. WALENSKY (DR. WALESNKY)"
+    assert spoken(passages)["Q"] == REPORTER
+
+
+def test_a_misspelt_surname_is_the_one_name_in_the_title_one_typo_away():
+    # title: "... Secretary of Homeland Security Alejandro Mayorkas, May 11, 2021"; one turn says MAYORAKAS
+    labels = spoken(people_excerpt("2021-05-11-psaki-granholm-mayorakas.md"))
+    assert labels["SECRETARY MAYORAKAS"] == labels["SECRETARY MAYORKAS"] == "Alejandro Mayorkas"
+    assert labels["SECRETARY GRANHOLM"] == "Jennifer Granholm"
+    assert labels["MS. PSAKI"] == "Jen Psaki"
+
+
+def test_a_moderator_misspelt_is_the_moderator_not_a_person():
+    labels = spoken(people_excerpt("2021-09-17-background-call-ethiopia-modeartor.md"))
+    assert labels["MODEARTOR"] == "MODERATOR"
+    assert labels["SENIOR ADMINISTRATION OFFICIAL"] == "SENIOR ADMINISTRATION OFFICIAL"
+
+
+def test_an_honorific_with_a_colon_is_part_of_the_label_not_a_bare_title():
+    passages = people_excerpt("2021-04-14-covid-mr-zients.md")
+    turn = next(p for p in passages if p.text.startswith("MR: ZIENTS:"))
+    assert (turn.speaker_label, turn.speaker) == ("MR: ZIENTS", "MR: ZIENTS")
+    assert label_at("MR: ZIENTS:\xa0 So we are going", 0) == "MR: ZIENTS"
+    assert people_from_speakers([("Jeff Zients", "MR. ZIENTS", 90), ("MR: ZIENTS", "MR: ZIENTS", 4)]) == {
+        "Jeff Zients": ("Jeff Zients", "MR: ZIENTS")
+    }
+
+
+def test_a_bare_title_is_an_unnamed_speaker_and_no_person():
+    text = "MS. PSAKI:  Go ahead.\n\nQ    Thanks, Jen.\n\nMR:  I can take that one.\n\nMS. PSAKI:  Thank you."
+    passages = assert_verbatim(make_document(text))
+    assert spoken(passages) == {"MS. PSAKI": "MS. PSAKI", "Q": REPORTER, "MR": UNNAMED}
+    assert passages[2].cited_speaker == f"{UNNAMED} (MR)"
+    assert people_from_speakers([("MS. PSAKI", "MS. PSAKI", 2), (UNNAMED, "MR", 1)]) == {"MS. PSAKI": ("MS. PSAKI",)}
+
+
+@pytest.mark.parametrize(
+    ("counts", "variants"),
+    [
+        # Real label counts of one transcript each (2021 briefings).
+        (
+            {"ACTING ADMINISTRATOR SLAVITT": 8, "ACTING ADMINSTRATOR SLAVITT": 2, "DR. FAUCI": 5, "MODERATOR": 5},
+            {"ACTING ADMINSTRATOR SLAVITT": "ACTING ADMINISTRATOR SLAVITT"},
+        ),
+        (
+            {"ACTING ADMINISTRATOR SLAVITT": 14, "ACTING ADMINISTRATION SLAVITT": 1, "DR. WALENSKY": 8},
+            {"ACTING ADMINISTRATION SLAVITT": "ACTING ADMINISTRATOR SLAVITT"},
+        ),
+        (
+            {"ACTING ADMINISTRATOR SLAVITT": 13, "MR. SLAVITT": 1, "DR. FAUCI": 7},
+            {"MR. SLAVITT": "ACTING ADMINISTRATOR SLAVITT"},
+        ),
+        ({"DR. FAUCI": 3, "MR. FAUCI": 1, "MODERATOR": 7}, {"MR. FAUCI": "DR. FAUCI"}),
+        ({"MODERATOR": 8, "MODERTOR": 1, "Moderator": 1}, {"MODERTOR": "MODERATOR", "Moderator": "MODERATOR"}),
+        (
+            {"SENIOR ADMINISTRATION OFFICIAL": 14, "SENIOR ADMINISTRATION OFFIAL": 1, "MR. MUNOZ": 7},
+            {"SENIOR ADMINISTRATION OFFIAL": "SENIOR ADMINISTRATION OFFICIAL"},
+        ),
+        ({"MS. JEAN-PIERRE": 57, "MR. ZAIDI": 12, "MS. ZAIDI": 1}, {}),  # MS and MR: two people, left apart
+        ({"MR. KLAIN": 9, "MR. KLEIN": 1}, {}),  # constructed: too short to be read as a typo
+        ({"DR. WALENSKY": 2, "DR. WALESNKY": 1}, {}),  # not used often enough to be read as the typo
+        ({"Q": 40, "MS. PSAKI": 30, "MR": 1, "A": 1}, {}),  # reporters, answers and bare titles never are
+    ],
+)
+def test_label_variants_merge_misspellings_and_titles_of_one_surname_only(counts, variants):
+    assert label_variants(Counter(counts)) == variants
+
+
+def test_misspellings_merge_into_the_person_across_transcripts_and_no_two_people_do():
+    rows = [
+        ("Anthony Fauci", "DR. FAUCI", 400),  # a briefing titled "... and Dr. Anthony Fauci"
+        ("DR. FAUCI", "DR. FAUCI", 2276),  # COVID-19 response team briefings: the title names no one
+        ("DR. FAUCI", "MR. FAUCI", 4),
+        ("ACTING ADMINISTRATOR SLAVITT", "ACTING ADMINISTRATOR SLAVITT", 1087),
+        ("ACTING ADMINISTRATOR SLAVITT", "ACTING ADMINISTRATION SLAVITT", 31),
+        ("ACTING ADMINISTRATOR SLAVITT", "MR. SLAVITT", 4),
+        ("DR. WALENSKY", "DR. WALENSKY", 2032),
+        ("DR. WALENSKY", "DR. WALESNKY", 2),
+        ("Alejandro Mayorkas", "SECRETARY MAYORKAS", 222),
+        ("Alejandro Mayorkas", "SECRETARY MAYORAKAS", 1),
+        ("MODERATOR", "MODERATOR", 785),
+        ("MODERATOR", "MODEARTOR", 1),
+        ("MR. ZAIDI", "MR. ZAIDI", 12),
+        ("MS. ZAIDI", "MS. ZAIDI", 1),
+        ("Roberta Jacobson", "AMBASSADOR JACOBSON", 70),
+        ("Tracey Jacobson", "AMBASSADOR JACOBSON", 20),
+    ]
+    assert people_from_speakers(rows) == {
+        "ACTING ADMINISTRATOR SLAVITT": ("ACTING ADMINISTRATOR SLAVITT",),
+        "Alejandro Mayorkas": ("Alejandro Mayorkas",),
+        "Anthony Fauci": ("Anthony Fauci", "DR. FAUCI"),
+        "DR. WALENSKY": ("DR. WALENSKY",),
+        "MODERATOR": ("MODERATOR",),
+        "MR. ZAIDI": ("MR. ZAIDI",),
+        "MS. ZAIDI": ("MS. ZAIDI",),
+        "Roberta Jacobson": ("Roberta Jacobson",),
+        "Tracey Jacobson": ("Tracey Jacobson",),
+    }
