@@ -27,6 +27,8 @@ class DenseScale:
     #: The cosine from which a passage answers a question written mostly in CJK letters, which the English
     #: question–sentence model cannot read (search.Searcher ranks those by the hybrid alone). None: `threshold`.
     cjk_threshold: float | None = None
+    #: The same for a mostly-CJK question's passage that is not mostly CJK (a Chinese question over English text).
+    cross_threshold: float | None = None
     #: The cosine's share of the hybrid score (search.Searcher): the more compressed a model's cosines, the larger.
     dense_weight: float = 0.7
     #: How much the hybrid score adds to the reranker's logit; None: the reranker's own (reranker.json).

@@ -130,6 +130,7 @@ class QuoteEngine:
             reranker,
             settings.confident_relevance,
             settings.cjk_threshold,
+            cross_threshold=scale.cross_threshold,
             dense_weight=scale.dense_weight,
             hybrid_weight=scale.hybrid_weight,
         )

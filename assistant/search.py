@@ -317,10 +317,13 @@ class Searcher:
         reranker=None,
         confident_relevance: float = CONFIDENT_RELEVANCE,
         cjk_threshold: float = CJK_THRESHOLD,
+        cross_threshold: float | None = None,
         dense_weight: float = DENSE_WEIGHT,
         hybrid_weight: float | None = None,
     ) -> None:
         """`threshold`, `confident_relevance` and `cjk_threshold`: cosines on the embedder's scale (DenseScale).
+        A mostly-CJK question's passage is a match from `cjk_threshold` when it is mostly CJK too, else from
+        `cross_threshold` (None: `cjk_threshold`): across languages a multilingual model's cosines run lower.
 
         `dense_weight`: the cosine's share of the hybrid score (the rest is BM25's). `hybrid_weight`: how much the
         hybrid score adds to the model's logit in the reranked order (None: the reranker's own, reranker.json).
@@ -334,6 +337,7 @@ class Searcher:
         self.hybrid_weight = hybrid_weight
         self.reranker = reranker
         self.cjk_threshold = cjk_threshold
+        self.cross_threshold = cjk_threshold if cross_threshold is None else cross_threshold
         self._matrix = index.matrix
         # One question at a time: FAISS's OpenMP threads cost more than they save and contend with
         # torch's (flat search over 20,000 passages: 2.1 ms with 2 threads, 0.8 ms with 1; docs/benchmarks.md).
@@ -396,7 +400,8 @@ class Searcher:
             cjk = is_mostly_cjk(question.text)
             threshold = self.cjk_threshold if cjk else self.threshold
             depth = 2 * top_k if cjk else top_k  # room for the headings that headings_last moves down
-            hits = self._select(fused, query_vector, depth, dense, keyword, bool(question.phrases), threshold)
+            cross = self.cross_threshold if cjk else None
+            hits = self._select(fused, query_vector, depth, dense, keyword, bool(question.phrases), threshold, cross)
             if cjk:  # its words are unknown to an English corpus by design; the CJK threshold is fitted for that
                 hits = headings_last(hits)[:top_k]
             elif not question.phrases and self._mostly_unknown_words(question):
@@ -464,9 +469,12 @@ class Searcher:
         """Passage ids and BM25 scores (higher is better) for the question's content words."""
         return self.index.keywords.top(question.terms, depth, allowed)
 
-    def _select(self, fused, query_vector, top_k, dense, keyword, phrase_matched, threshold=None) -> list[Hit]:
+    def _select(
+        self, fused, query_vector, top_k, dense, keyword, phrase_matched, threshold=None, cross_threshold=None
+    ) -> list[Hit]:
         """The best fused candidates, at most one per paragraph (so no overlapping windows of one place); a
-        match when its cosine reaches `threshold` (default: the searcher's)."""
+        match when its cosine reaches `threshold` (default: the searcher's), or `cross_threshold` when that is
+        given and the passage is not mostly CJK."""
         threshold = self.threshold if threshold is None else threshold
         passages: dict[int, Passage] = {}
         batch = max(2 * top_k, 10)  # fetched in batches: most asks need only the first
@@ -481,13 +489,16 @@ class Searcher:
                 continue
             places.add(place)
             relevance = float(self._matrix[pid] @ query_vector)  # cosine: vectors are unit length
+            floor = threshold
+            if cross_threshold is not None and not is_mostly_cjk(passages[pid].text):
+                floor = cross_threshold
             chosen.append(
                 Hit(
                     passage_id=pid,
                     passage=passages[pid],
                     score=score,
                     relevance=relevance,
-                    matched_by=_matched_by(phrase_matched, False, relevance >= threshold),
+                    matched_by=_matched_by(phrase_matched, False, relevance >= floor),
                     dense_rank=dense_rank.get(pid),
                     keyword_rank=keyword_rank.get(pid),
                 )

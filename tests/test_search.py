@@ -368,3 +368,15 @@ def test_headings_that_share_no_word_with_the_question_go_last_and_do_not_answer
     result = headings_last([letterhead, named, answer])
     assert [h.passage_id for h in result] == [1, 2, 0]
     assert [h.matched_by for h in result] == ["meaning", "meaning", None]
+
+
+def test_a_chinese_question_matches_english_passages_from_the_cross_lingual_threshold(mixed_engine):
+    from assistant.cjk import is_mostly_cjk
+    from assistant.search import Searcher
+
+    index, embedder = mixed_engine.index, mixed_engine.embedder
+    question = parse_question("涉疆问题的实质是什么？")
+    searcher = Searcher(index, embedder, threshold=1.0, cjk_threshold=1.0, cross_threshold=-1.0)
+    hits = searcher.search(question, top_k=10).hits
+    assert {is_mostly_cjk(h.passage.text) for h in hits} == {True, False}  # both kinds were found
+    assert all(h.is_match != is_mostly_cjk(h.passage.text) for h in hits)
