@@ -47,9 +47,18 @@ def test_every_answer_occurs_exactly_once_in_its_file_and_turn():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+#: The Chinese questions over the briefings (tests/data/zh): their files are in the subset too.
+ZH_QUESTIONS = REPO / "tests" / "data" / "zh" / "questions-en-docs.jsonl"
+
+
 def subset(target: Path) -> Path:
-    """The questions' files and every fourth other briefing, copied byte for byte into target/."""
+    """The English and Chinese questions' files and every fourth other briefing, copied byte for byte into target/."""
     named = {json.loads(line).get("path") for line in QUESTIONS.read_text(encoding="utf-8").splitlines()}
+    named |= {
+        row.get("path")
+        for row in map(json.loads, ZH_QUESTIONS.read_text(encoding="utf-8").splitlines())
+        if row.get("collection") == "briefings"
+    }
     files = sorted(BRIEFINGS.rglob("*.md"))
     for number, path in enumerate(files):
         relative = path.relative_to(BRIEFINGS).as_posix()
