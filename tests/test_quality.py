@@ -71,7 +71,7 @@ def test_heldout_quality_does_not_regress_and_beats_both_baselines(heldout_repor
     assert hybrid["top3"] >= 0.95  # 46 of 48 (MiniLM 45)
     # With e5, dense only puts one more answer first here (41 of 48): the held-out set is not tuned on.
     assert hybrid["top1"] >= heldout_report["modes"]["keyword"]["top1"]
-    assert hybrid["top1"] >= heldout_report["modes"]["dense"]["top1"] - 1 / 48 - 1e-9
+    assert round(hybrid["top1"] * 48) >= round(heldout_report["modes"]["dense"]["top1"] * 48) - 1  # (rounded ratios)
 
 
 def test_reranked_quality_does_not_regress_and_beats_hybrid_on_both_sets(report, heldout_report):
