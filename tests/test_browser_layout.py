@@ -172,6 +172,7 @@ def test_a_reload_during_an_update_gets_a_chat_box_and_an_answer(served: dict, p
             paragraphs.insert(3, "The lighthouse keeper of the northern harbour is called Amaranth Quillfeather.")
         (served["corpus"] / f"harbour-{number:02}.txt").write_text("\n\n".join(paragraphs) + "\n", encoding="utf-8")
 
+    time.sleep(2.5)  # app.REFRESH_EVERY: a process checks its corpus at most every 2 s (the first load just did)
     started = time.monotonic()
     page.reload()  # the first run after the change starts the update, in the background
     box = page.get_by_test_id("stChatInputTextArea")
