@@ -176,7 +176,7 @@ def keep_current(slot: EngineSlot) -> None:
     Damage found by a query is looked at here and now: it needs no ingest, and a damaged index cannot answer.
     """
     engine = slot.engine
-    found_damage = engine.index.damage is not None
+    found_damage = engine.store.damage is not None
     due = found_damage or time.monotonic() - slot.checked >= REFRESH_EVERY
     if not due or not slot.lock.acquire(blocking=False):  # locked: another session is checking or updating
         return
@@ -345,7 +345,7 @@ def open_or_build(settings: Settings, progress) -> QuoteEngine:
         engine = QuoteEngine.open(settings, build=False, repair=False)
     except IndexMissingError:
         return QuoteEngine.open(settings, build=True, progress=progress, repair=False)
-    if engine.index.manifest.get("model") != model_label(engine.embedder.name):  # it cannot answer: rebuild first
+    if engine.store.model != model_label(engine.embedder.name):  # it cannot answer: rebuild first
         return QuoteEngine.open(settings, engine.embedder, True, progress, engine.reranker, repair=False)
     engine.forget_corpus()  # the index may be stale (a killed ingest, files added while the app was down)
     return engine

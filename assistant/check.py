@@ -27,7 +27,6 @@ import bisect
 import datetime as dt
 import functools
 import re
-import sqlite3
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz, utils
@@ -36,10 +35,10 @@ from rapidfuzz.distance import Indel, Levenshtein
 from assistant.answer import citation_for, format_date
 from assistant.cjk import CJK_LETTER
 from assistant.errors import QuotationError, UnknownDocumentError
-from assistant.index import DocumentInfo, Index
-from assistant.keywords import WORD, fts_phrase, phrase_terms
+from assistant.keywords import WORD, phrase_terms
 from assistant.passages import Passage, sentence_spans
 from assistant.search import MAX_QUESTION_CHARS, Question, Searcher
+from assistant.store import DocumentInfo, Store
 
 VERDICTS = ("verbatim", "altered", "not_found")
 VERDICT_LABELS = {"verbatim": "Verbatim", "altered": "Altered", "not_found": "Not found"}
@@ -441,24 +440,24 @@ class _DocumentCheck:
 
 
 class QuoteChecker:
-    """Checks quotations against one loaded Index, with its Searcher for candidates. Safe to share between threads."""
+    """Checks quotations against one passage store, with its Searcher for candidates. Safe to share between threads."""
 
     def __init__(
         self,
-        index: Index,
+        store: Store,
         searcher: Searcher,
         documents: dict[str, DocumentInfo],
         cache: int = 512,
         uploaded: frozenset[str] = frozenset(),
     ) -> None:
-        self.index = index
+        self.store = store
         self.uploaded = uploaded  # the doc_ids of uploaded documents: never evidence of who said something
         self.searcher = searcher
         self.documents = documents
         self._first_passages = sorted((info.first_passage, info.doc_id) for info in documents.values())
         # A check reads up to ~90 passages; about 130 bytes a token, so 512 passages take ~15 MB.
         self._passage_tokens = functools.lru_cache(maxsize=cache)(_passage_tokens)
-        self._text = functools.lru_cache(maxsize=32)(index.document_text)
+        self._text = functools.lru_cache(maxsize=32)(store.document_text)
 
     def check(self, text: str, claim: Claim | None = None) -> CheckResult:
         """The verdict on a quotation, with its matches best first.
@@ -502,11 +501,8 @@ class QuoteChecker:
             raise UnknownDocumentError(f"There is no document '{doc_id}' in the index.")
         claim = claim or Claim()
         info, text = self.documents[doc_id], self._text(doc_id)
-        rows = self.index.query(
-            'SELECT id FROM passages WHERE doc_id = ? AND "end" > ? AND start < ? ORDER BY id', [doc_id, start, end]
-        )
-        ids = [row[0] for row in rows] or [info.first_passage]
-        haystack = self._haystack(info, ids, self.index.passages(ids))
+        ids = self.store.passages_overlapping(doc_id, start, end) or [info.first_passage]
+        haystack = self._haystack(info, ids, self.store.passages(ids))
         diff = (DiffOp("equal", quoted, text[start:end], start, end),)
         return self._located(haystack, text, start, end, 1.0, diff, quoted, claim)
 
@@ -538,14 +534,8 @@ class QuoteChecker:
         return list(dict.fromkeys(ranked))[:PHRASE_PASSAGES]
 
     def _phrase_hits(self, phrase: str) -> list[int]:
-        try:
-            rows = self.index.query(
-                "SELECT rowid FROM passages_fts WHERE passages_fts MATCH ? LIMIT ?",
-                [fts_phrase(phrase), PHRASE_PASSAGES],
-            )
-        except sqlite3.Error:  # a phrase FTS5 cannot read: the hybrid search still gives candidates
-            return []
-        return [row[0] for row in rows]
+        # a phrase the full-text index cannot read gives none: the hybrid search still gives candidates
+        return self.store.phrase(phrase, PHRASE_PASSAGES)
 
     def _haystacks(self, candidates: list[int]) -> list[_Haystack]:
         """The candidates' documents, in order of their first candidate, each with its candidates' windows."""
@@ -557,7 +547,7 @@ class QuoteChecker:
             info = self.documents[doc_id]
             first, last = info.first_passage, info.first_passage + info.passage_count - 1
             wanted.setdefault(doc_id, set()).update(range(max(first, passage_id - 1), min(last, passage_id + 1) + 1))
-        passages = self.index.passages(sorted(set().union(*wanted.values()))) if wanted else {}
+        passages = self.store.passages(sorted(set().union(*wanted.values()))) if wanted else {}
         return [self._haystack(self.documents[doc_id], sorted(ids), passages) for doc_id, ids in wanted.items()]
 
     def _haystack(self, info: DocumentInfo, ids: list[int], passages: dict[int, Passage]) -> _Haystack:

@@ -39,6 +39,7 @@ from assistant.search import (
     parse_question,
 )
 from assistant.steering import Steerer, Steering, asks_about_reporters
+from assistant.store import Store
 
 Notice = Callable[[str], None]  # one line a person should see now (rebuilding, waiting for a lock)
 
@@ -111,20 +112,20 @@ class QuoteEngine:
     def __init__(
         self,
         settings: Settings,
-        index: Index,
+        store: Store,
         embedder: Embedder,
         reranker=None,
         listing: frozenset | None = None,
     ) -> None:
         self.settings = settings
-        self.index = index
+        self.store = store
         # The corpus as it was when this engine's index was last brought up to date (see is_current).
         self._listing = corpus_listing(settings.corpus_dir) if listing is None else listing
         self.embedder = embedder
         self.reranker = reranker
         scale = dense_scale(settings.model)
         self.searcher = Searcher(
-            index,
+            store,
             embedder,
             settings.threshold,
             reranker,
@@ -134,9 +135,9 @@ class QuoteEngine:
             dense_weight=scale.dense_weight,
             hybrid_weight=scale.hybrid_weight,
         )
-        self._documents = {info.doc_id: info for info in index.documents()}
+        self._documents = {info.doc_id: info for info in store.documents()}
         self._steerer: Steerer | None = None
-        self.checker = QuoteChecker(index, self.searcher, self._documents, uploaded=self._uploaded_ids())
+        self.checker = QuoteChecker(store, self.searcher, self._documents, uploaded=self._uploaded_ids())
 
     @classmethod
     def open(
@@ -188,7 +189,7 @@ class QuoteEngine:
         wrote a new index generation, the index files changed or were found damaged, or a corpus
         file was added, removed or edited.
         """
-        return self.index.is_current() and corpus_listing(self.settings.corpus_dir) == self._listing
+        return self.store.is_current() and corpus_listing(self.settings.corpus_dir) == self._listing
 
     def pending_changes(self) -> tuple[int, int] | None:
         """(added or changed, removed): corpus files that differ from when this engine's index was last
@@ -214,7 +215,7 @@ class QuoteEngine:
         CorpusError (the corpus folder is gone or has no readable document), IndexBusyError.
         """
         listing = corpus_listing(self.settings.corpus_dir)
-        if self.index.is_current():
+        if self.store.is_current():
             if listing == self._listing:
                 return self
             if stale_reason(self.settings, self.embedder) is None:  # touched or copied over, but the same
@@ -348,7 +349,7 @@ class QuoteEngine:
             documents = self._documents.values()
             dates = [d.metadata.date for d in documents if d.metadata.date]
             titles = [d.metadata.title for d in documents]
-            self._steerer = Steerer(self.index.people(), titles, dates, self.index.questioners())
+            self._steerer = Steerer(self.store.people(), titles, dates, self.store.questioners())
         return self._steerer
 
     def check(self, quotation: str, speaker: str | None = None, date: str | None = None) -> CheckResult:
@@ -376,12 +377,12 @@ class QuoteEngine:
         if doc_id not in self._documents:
             raise UnknownDocumentError(f"There is no document '{doc_id}' in the index.")
         return DocumentView(
-            self._documents[doc_id], self.index.document_text(doc_id), self.index.document_passages(doc_id)
+            self._documents[doc_id], self.store.document_text(doc_id), self.store.document_passages(doc_id)
         )
 
     def neighbours(self, doc_id: str, start: int) -> tuple[Passage | None, Passage | None]:
         """The passages just before and after the one starting at `start` in a document."""
-        passages = self.index.document_passages(doc_id)
+        passages = self.store.document_passages(doc_id)
         for i, passage in enumerate(passages):
             if passage.start == start:
                 return (passages[i - 1] if i > 0 else None, passages[i + 1] if i + 1 < len(passages) else None)
@@ -389,8 +390,7 @@ class QuoteEngine:
 
     def people(self) -> list[str]:
         """Every author and speaker across documents, each person once (not each label), for filters."""
-        authors = {row[0] for row in self.index.query("SELECT author FROM documents WHERE author IS NOT NULL")}
-        return sorted(authors | set(self.index.people()))
+        return sorted(self.store.authors() | set(self.store.people()))
 
     def update(
         self, progress: ProgressCallback | None = None, notice: Notice | None = None

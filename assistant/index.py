@@ -42,8 +42,9 @@ from assistant.errors import (
     NotAnIndexError,
     UnknownDocumentError,
 )
-from assistant.keywords import KeywordIndex, fts_text
+from assistant.keywords import KeywordIndex, fts_phrase, fts_text
 from assistant.passages import REPORTER, Passage, Span, passages_for, people_from_speakers
+from assistant.store import DocumentInfo, Restriction
 
 # 4: passages keep their speaker label as written; documents their published_time. 5: Chinese is read: sentences
 # end at CJK punctuation, CJK letters weigh 3 in the passage cap, jieba cuts Han runs in the keyword index, and
@@ -108,18 +109,6 @@ FTS_FILL = "INSERT INTO passages_fts (rowid, text, context) VALUES (?, ?, ?)"
 
 
 @dataclass(frozen=True)
-class DocumentInfo:
-    """A document as the index knows it: metadata and where its passages are."""
-
-    doc_id: str
-    path: str
-    format: str
-    metadata: Metadata
-    passage_count: int
-    first_passage: int
-
-
-@dataclass(frozen=True)
 class IngestReport:
     """What an ingest did, for the summary line and for benchmarks."""
 
@@ -142,7 +131,8 @@ ProgressCallback = Callable[[str, int, int], None]  # (stage, done, total)
 
 
 class Index:
-    """A loaded generation: the FAISS index in memory and a read-only SQLite connection.
+    """The embedded store (store.Store): a loaded generation, its FAISS index in memory and a read-only SQLite
+    connection.
 
     Safe to share between threads (Streamlit sessions): SQLite access is serialised
     by a lock and FAISS searches are read-only.
@@ -160,7 +150,7 @@ class Index:
     ):
         self.directory = directory
         self.manifest = manifest
-        self.vectors = vectors
+        self.vector_index = vectors
         self.keywords = keywords
         self.generation = generation
         #: Set when a query found the passage store damaged (the message to show); the index is then not current.
@@ -224,11 +214,11 @@ class Index:
 
     @property
     def size(self) -> int:
-        return int(self.vectors.ntotal)
+        return int(self.vector_index.ntotal)
 
     @property
     def dimension(self) -> int:
-        return int(self.vectors.d)
+        return int(self.vector_index.d)
 
     def query(self, sql: str, parameters: Iterable = ()) -> list[tuple]:
         """Run a read-only SQL query against the passage store.
@@ -329,7 +319,7 @@ class Index:
     def matrix(self) -> np.ndarray:
         """A zero-copy (passages, dimension) view of the stored vectors; row i is passage i."""
         if self._matrix is None:
-            index = self.vectors
+            index = self.vector_index
             flat = faiss.downcast_index(index.storage) if isinstance(index, faiss.IndexHNSW) else index
             if index.ntotal == 0:
                 self._matrix = np.zeros((0, index.d), dtype=np.float32)
@@ -340,6 +330,77 @@ class Index:
     def reconstruct(self, ids: list[int]) -> np.ndarray:
         """The stored vectors of some passages, one row each (a copy)."""
         return self.matrix[np.asarray(ids, dtype=np.int64)].copy()
+
+    # --- store.Store ---
+
+    @property
+    def model(self) -> str | None:
+        return self.manifest.get("model")
+
+    def vectors(self, ids) -> np.ndarray:
+        return self.matrix[np.asarray(ids, dtype=np.int64)]
+
+    def dense(self, query: np.ndarray, depth: int, allowed: np.ndarray | None = None) -> list[int]:
+        if self.size == 0:
+            return []
+        if allowed is None:
+            _, ids = self.vector_index.search(query[None, :], min(depth, self.size))
+            return [int(i) for i in ids[0] if i >= 0]
+        scores = self.matrix[allowed] @ query  # exact: HNSW misses under tight filters
+        order = np.argsort(-scores)[:depth]
+        return [int(allowed[i]) for i in order]
+
+    def keyword(self, terms, depth: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        return self.keywords.top(terms, depth, allowed)
+
+    def known(self, terms) -> set[str]:
+        return {term for term in terms if self.keywords.knows(term)}
+
+    def restricted(self, restriction: Restriction) -> np.ndarray:
+        clauses, parameters = [], []
+        if restriction.doc_ids:
+            clauses.append(f"p.doc_id IN ({','.join('?' * len(restriction.doc_ids))})")
+            parameters += restriction.doc_ids
+        if restriction.authors or restriction.speakers:
+            authors_marks = ",".join("?" * len(restriction.authors))
+            speaker_marks = ",".join("?" * len(restriction.speakers))
+            clauses.append(f"(d.author IN ({authors_marks}) OR p.speaker IN ({speaker_marks}))")
+            parameters += [*restriction.authors, *restriction.speakers]
+        if restriction.spoken_in:
+            marks = ",".join("?" * len(restriction.spoken_in))
+            clauses.append(f"p.doc_id IN (SELECT doc_id FROM passages WHERE speaker IN ({marks}))")
+            parameters += restriction.spoken_in
+        if restriction.date_from:
+            clauses.append("d.date >= ?")
+            parameters.append(restriction.date_from)
+        if restriction.date_to:
+            clauses.append("d.date <= ?")
+            parameters.append(restriction.date_to + "\uffff")  # a partial date ("2023") includes its whole span
+        where = " AND ".join(clauses) or "1"
+        rows = self.query(f"SELECT p.id FROM passages p JOIN documents d USING (doc_id) WHERE {where}", parameters)
+        return np.array(sorted(row[0] for row in rows), dtype=np.int64)
+
+    def phrase(self, phrase: str, limit: int | None = None) -> list[int]:
+        """FTS5 phrase candidates; [] for a phrase FTS5 cannot read."""
+        sql = "SELECT rowid FROM passages_fts WHERE passages_fts MATCH ?"
+        parameters: list = [fts_phrase(phrase)]
+        if limit is not None:
+            sql += " LIMIT ?"
+            parameters.append(limit)
+        try:
+            rows = self.query(sql, parameters)
+        except sqlite3.OperationalError:
+            return []
+        return sorted(row[0] for row in rows)
+
+    def passages_overlapping(self, doc_id: str, start: int, end: int) -> list[int]:
+        rows = self.query(
+            'SELECT id FROM passages WHERE doc_id = ? AND "end" > ? AND start < ? ORDER BY id', [doc_id, start, end]
+        )
+        return [row[0] for row in rows]
+
+    def authors(self) -> set[str]:
+        return {row[0] for row in self.query("SELECT author FROM documents WHERE author IS NOT NULL")}
 
     def close(self) -> None:
         with self._lock:
@@ -721,7 +782,7 @@ def _reuse(old: Index, source: SourceFile) -> tuple[Document, list[Passage], np.
         body_start=body_start,
     )
     passages = old.document_passages(source.doc_id, as_stored=True)
-    vectors = old.vectors.reconstruct_n(info.first_passage, len(passages)) if passages else None
+    vectors = old.vector_index.reconstruct_n(info.first_passage, len(passages)) if passages else None
     return document, passages, np.asarray(vectors, dtype=np.float32).reshape(len(passages), old.dimension)
 
 

@@ -35,9 +35,9 @@ from assistant.cjk import is_mostly_cjk
 from assistant.config import DEFAULT_THRESHOLD
 from assistant.embedding import Embedder
 from assistant.errors import QuestionError
-from assistant.index import Index
-from assistant.keywords import STOPWORDS, WORD, content_words, fts_phrase
+from assistant.keywords import STOPWORDS, WORD, content_words
 from assistant.passages import Passage, Span, is_heading, same_person
+from assistant.store import Restriction, Store
 
 MAX_QUESTION_CHARS = 2000
 DENSE_WEIGHT = 0.7  # on the labelled seed questions 0.4-0.8 gave top-1 0.57-0.61; 0.7 was best (docs/benchmarks.md)
@@ -307,11 +307,11 @@ def best_sentences(reranker, question: str, passages: list[Passage]) -> tuple[np
 
 
 class Searcher:
-    """Hybrid retrieval over one loaded Index with one Embedder."""
+    """Hybrid retrieval over one passage store with one Embedder."""
 
     def __init__(
         self,
-        index: Index,
+        store: Store,
         embedder: Embedder,
         threshold: float,
         reranker=None,
@@ -329,7 +329,7 @@ class Searcher:
         hybrid score adds to the model's logit in the reranked order (None: the reranker's own, reranker.json).
         Both depend on how the embedding model spreads its cosines (config.DenseScale).
         """
-        self.index = index
+        self.store = store
         self.embedder = embedder
         self.threshold = threshold
         self.confident_relevance = confident_relevance
@@ -338,7 +338,6 @@ class Searcher:
         self.reranker = reranker
         self.cjk_threshold = cjk_threshold
         self.cross_threshold = cjk_threshold if cross_threshold is None else cross_threshold
-        self._matrix = index.matrix
         # One question at a time: FAISS's OpenMP threads cost more than they save and contend with
         # torch's (flat search over 20,000 passages: 2.1 ms with 2 threads, 0.8 ms with 1; docs/benchmarks.md).
         faiss.omp_set_num_threads(1)
@@ -380,13 +379,13 @@ class Searcher:
         query_vector = self.embedder.encode_queries([question.text])[0]
         dense = self._dense(query_vector, depth, allowed) if mode != "keyword" else []
         keyword = keyword_job.result() if keyword_job else []
-        fused = self._fuse(
+        fused, cosines = self._fuse(
             query_vector, dense if mode != "keyword" else [], keyword, "hybrid" if mode == "reranked" else mode
         )
         if not fused:
             return SearchResult(question, reason="No passage shares a word with the question.", mode=mode)
         if mode == "reranked":
-            candidates = self._select(fused, query_vector, max(RERANK_DEPTH, top_k), dense, keyword, False)
+            candidates = self._select(fused, cosines, query_vector, max(RERANK_DEPTH, top_k), dense, keyword, False)
             unknown = self._unknown_words(question)
             strict = self._names_the_unknown(question, unknown)
             confident = strict or self._mostly_unknown_words(question, unknown)
@@ -401,7 +400,9 @@ class Searcher:
             threshold = self.cjk_threshold if cjk else self.threshold
             depth = 2 * top_k if cjk else top_k  # room for the headings that headings_last moves down
             cross = self.cross_threshold if cjk else None
-            hits = self._select(fused, query_vector, depth, dense, keyword, bool(question.phrases), threshold, cross)
+            hits = self._select(
+                fused, cosines, query_vector, depth, dense, keyword, bool(question.phrases), threshold, cross
+            )
             if cjk:  # its words are unknown to an English corpus by design; the CJK threshold is fitted for that
                 hits = headings_last(hits)[:top_k]
             elif not question.phrases and self._mostly_unknown_words(question):
@@ -456,25 +457,19 @@ class Searcher:
         return sorted(reranked, key=lambda h: -h.score)
 
     def _dense(self, query_vector: np.ndarray, depth: int, allowed: np.ndarray | None) -> list[int]:
-        if self.index.size == 0:
-            return []
-        if allowed is None:
-            _, ids = self.index.vectors.search(query_vector[None, :], min(depth, self.index.size))
-            return [int(i) for i in ids[0] if i >= 0]
-        scores = self._matrix[allowed] @ query_vector  # exact: HNSW misses under tight filters
-        order = np.argsort(-scores)[:depth]
-        return [int(allowed[i]) for i in order]
+        return self.store.dense(query_vector, depth, allowed)
 
     def _keyword(self, question: Question, depth: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
         """Passage ids and BM25 scores (higher is better) for the question's content words."""
-        return self.index.keywords.top(question.terms, depth, allowed)
+        return self.store.keyword(question.terms, depth, allowed)
 
     def _select(
-        self, fused, query_vector, top_k, dense, keyword, phrase_matched, threshold=None, cross_threshold=None
+        self, fused, cosines, query_vector, top_k, dense, keyword, phrase_matched, threshold=None, cross_threshold=None
     ) -> list[Hit]:
         """The best fused candidates, at most one per paragraph (so no overlapping windows of one place); a
         match when its cosine reaches `threshold` (default: the searcher's), or `cross_threshold` when that is
-        given and the passage is not mostly CJK."""
+        given and the passage is not mostly CJK. `cosines`: those _fuse computed, by passage id (others are
+        computed here)."""
         threshold = self.threshold if threshold is None else threshold
         passages: dict[int, Passage] = {}
         batch = max(2 * top_k, 10)  # fetched in batches: most asks need only the first
@@ -483,12 +478,16 @@ class Searcher:
         chosen, places = [], set()
         for position, (pid, score) in enumerate(fused):
             if pid not in passages:
-                passages.update(self.index.passages(p for p, _ in fused[position : position + batch]))
+                ids = [p for p, _ in fused[position : position + batch]]
+                passages.update(self.store.passages(ids))
+                missing = [p for p in ids if p not in cosines]
+                if missing:
+                    cosines = {**cosines, **dict(zip(missing, self.store.vectors(missing) @ query_vector))}
             place = (passages[pid].doc_id, passages[pid].paragraph)
             if place in places:
                 continue
             places.add(place)
-            relevance = float(self._matrix[pid] @ query_vector)  # cosine: vectors are unit length
+            relevance = float(cosines[pid])  # cosine: vectors are unit length
             floor = threshold
             if cross_threshold is not None and not is_mostly_cjk(passages[pid].text):
                 floor = cross_threshold
@@ -508,17 +507,19 @@ class Searcher:
         return chosen
 
     def _fuse(self, query_vector, dense: list[int], keyword: list[tuple[int, float]], mode: str):
-        """Candidates best first by dense_weight * cosine + (1 - dense_weight) * BM25 / best BM25.
+        """Candidates best first by dense_weight * cosine + (1 - dense_weight) * BM25 / best BM25, and the
+        cosine of each candidate by id.
 
         A convex combination of scores beat reciprocal rank fusion on the labelled
         questions (docs/benchmarks.md); the single-signal modes are the baselines.
         """
         if mode == "keyword":
-            return [(pid, score) for pid, score in keyword]
+            return [(pid, score) for pid, score in keyword], {}
         candidates = list(dict.fromkeys([*dense, *(pid for pid, _ in keyword)]))
-        cosine = self._matrix[candidates] @ query_vector
+        cosine = self.store.vectors(candidates) @ query_vector if candidates else np.zeros(0, dtype=np.float32)
+        cosines = dict(zip(candidates, cosine.tolist()))
         if mode == "dense":
-            return [(pid, float(c)) for pid, c in zip(candidates, cosine)]
+            return [(pid, float(c)) for pid, c in zip(candidates, cosine)], cosines
         best_bm25 = max((score for _, score in keyword), default=0.0)
         lexical = dict(keyword)
         fused = [
@@ -529,12 +530,12 @@ class Searcher:
             )
             for pid, c in zip(candidates, cosine)
         ]
-        return sorted(fused, key=lambda item: -item[1])
+        return sorted(fused, key=lambda item: -item[1]), cosines
 
     def _names_the_unknown(self, question: Question, unknown: int | None = None) -> bool:
         """True when a large collection (LARGE_COLLECTION) never uses one of the question's content words
         (`unknown` of them, counted by `_unknown_words` when not given) and the question quotes no phrase."""
-        if question.phrases or self.index.size < LARGE_COLLECTION:
+        if question.phrases or self.store.size < LARGE_COLLECTION:
             return False
         return (self._unknown_words(question) if unknown is None else unknown) > 0
 
@@ -548,7 +549,8 @@ class Searcher:
 
     def _unknown_words(self, question: Question) -> int:
         """How many of the question's content words occur nowhere in the corpus."""
-        return sum(not self.index.keywords.knows(term) for term in question.terms)
+        known = self.store.known(question.terms)
+        return sum(term not in known for term in question.terms)
 
     def _allowed_ids(self, filters: Filters, phrases: tuple[str, ...]) -> np.ndarray | None:
         """Passage ids the filters and phrases allow; None when nothing restricts the search."""
@@ -559,40 +561,25 @@ class Searcher:
         return allowed
 
     def _filtered_ids(self, filters: Filters) -> np.ndarray:
-        clauses, parameters = [], []
-        if filters.doc_ids:
-            clauses.append(f"p.doc_id IN ({','.join('?' * len(filters.doc_ids))})")
-            parameters += filters.doc_ids
-        if filters.people:
+        people = filters.people
+        restriction = Restriction(
+            doc_ids=filters.doc_ids,
+            authors=people,
             # one person may be written several ways ('Jen Psaki', 'MS. PSAKI')
-            speakers = sorted(same_person(self.index.people(), filters.people))
-            authors_marks, speaker_marks = ",".join("?" * len(filters.people)), ",".join("?" * len(speakers))
-            clauses.append(f"(d.author IN ({authors_marks}) OR p.speaker IN ({speaker_marks}))")
-            parameters += [*filters.people, *speakers]
-        if filters.spoken_in:
-            marks = ",".join("?" * len(filters.spoken_in))
-            clauses.append(f"p.doc_id IN (SELECT doc_id FROM passages WHERE speaker IN ({marks}))")
-            parameters += filters.spoken_in
-        if filters.date_from:
-            clauses.append("d.date >= ?")
-            parameters.append(filters.date_from)
-        if filters.date_to:
-            clauses.append("d.date <= ?")
-            parameters.append(filters.date_to + "\uffff")  # a partial date ("2023") includes its whole span
-        rows = self.index.query(
-            "SELECT p.id FROM passages p JOIN documents d ON d.doc_id = p.doc_id WHERE " + " AND ".join(clauses),
-            parameters,
+            speakers=tuple(sorted(same_person(self.store.people(), people))) if people else (),
+            spoken_in=filters.spoken_in,
+            date_from=filters.date_from,
+            date_to=filters.date_to,
         )
-        return np.array(sorted(row[0] for row in rows), dtype=np.int64)
+        return self.store.restricted(restriction)
 
     def _phrase_ids(self, phrase: str) -> np.ndarray:
-        """Passages containing the phrase exactly, ignoring case (FTS5 finds candidates, Python checks)."""
-        rows = self.index.query(
-            "SELECT p.id, p.text FROM passages_fts f JOIN passages p ON p.id = f.rowid WHERE passages_fts MATCH ?",
-            [fts_phrase(phrase)],
-        )
+        """Passages containing the phrase exactly, ignoring case (the store's full-text index finds candidates,
+        Python checks)."""
+        candidates = self.store.phrase(phrase)
         needle = " ".join(phrase.casefold().split())
-        ids = [pid for pid, text in rows if needle in " ".join(text.casefold().split())]
+        texts = self.store.passages(candidates)
+        ids = [pid for pid, passage in texts.items() if needle in " ".join(passage.text.casefold().split())]
         return np.array(sorted(ids), dtype=np.int64)
 
 

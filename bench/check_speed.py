@@ -44,7 +44,7 @@ def quotations(engine, count: int, seed: int = 0) -> list[tuple[str, str]]:
     made: dict[str, list[str]] = {kind: [] for kind in KINDS}
     made["made_up"] = [MADE_UP[i % len(MADE_UP)] for i in range(count)]
     while min(len(made[kind]) for kind in KINDS) < count:
-        (passage,) = engine.index.passages([rng.randrange(engine.index.size)]).values()
+        (passage,) = engine.store.passages([rng.randrange(engine.store.size)]).values()
         sentences = [passage.text[s.start - passage.start : s.end - passage.start] for s in passage.sentences]
         sentences = [s for s in sentences if len(s.split()) >= 10]
         if not sentences:
@@ -98,8 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     result = serve_and_time(engine, quotations(engine, args.count), args.rounds)
     emit_json(
         {
-            "passages": engine.index.size,
-            "index_kind": engine.index.manifest.get("index_kind"),
+            "passages": engine.store.size,
+            "index_kind": engine.store.manifest.get("index_kind"),
             "open_s": round(opened, 3),
             "rss_mib": {"after_open": rss_open, "peak": peak_rss_mib()},
             **result,

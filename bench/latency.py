@@ -98,7 +98,7 @@ def _instrument(engine) -> dict:
     engine._sentence_scores = timed("highlight_encode", engine._sentence_scores)
     engine.searcher._dense = timed("dense_search", engine.searcher._dense)
     engine.searcher._keyword = timed("keyword_search", engine.searcher._keyword)
-    engine.index.passages = timed("fetch_passages", engine.index.passages)
+    engine.store.passages = timed("fetch_passages", engine.store.passages)
     if engine.reranker is not None:
         engine.reranker.score = timed("rerank_model", engine.reranker.score)
     if hasattr(engine.searcher, "_unknown_words"):  # the one place the question's words are looked up
@@ -131,8 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     result = serve_and_time(engine, questions, args.rounds)
     emit_json(
         {
-            "passages": engine.index.size,
-            "index_kind": engine.index.manifest.get("index_kind"),
+            "passages": engine.store.size,
+            "index_kind": engine.store.manifest.get("index_kind"),
             "open_s": round(opened, 3),
             "rss_mib": {"start": rss_start, "after_open": rss_open, "peak": peak_rss_mib()},
             **result,

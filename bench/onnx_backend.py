@@ -77,7 +77,7 @@ def _measure(args) -> dict:
             "question": percentiles(floor),
             "cosine_to_torch": {"mean": round(float(cosine.mean()), 5), "min": round(float(cosine.min()), 5)},
             "labelled": {mode: {k: v for k, v in r.items() if k != "misses"} for mode, r in quality["modes"].items()},
-            "ask_subset": {"hybrid": served["hybrid"], "floor": served["floor"], "passages": engine.index.size},
+            "ask_subset": {"hybrid": served["hybrid"], "floor": served["floor"], "passages": engine.store.size},
         }
     torch_rate = results["torch"]["passages_per_s"]
     for result in results.values():

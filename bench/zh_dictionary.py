@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def keyword(self, question, depth, allowed):
         if search.is_mostly_cjk(question.text):
-            return self.index.keywords.top(english(question.text), depth, allowed)
+            return self.store.keyword(english(question.text), depth, allowed)
         return original(self, question, depth, allowed)
 
     corpus = args.work / "briefings" / "corpus"

@@ -116,7 +116,7 @@ def test_declining_does_not_regress(report):
     ],
 )
 def test_a_question_about_what_a_year_of_briefings_never_mentions_is_declined(engine, question):
-    assert engine.index.size >= 10_000
+    assert engine.store.size >= 10_000
     answer = engine.ask(question, top_k=5)
     assert not answer.answered and answer.quotes and not any(q.is_match for q in answer.quotes)
 

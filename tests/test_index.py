@@ -196,7 +196,7 @@ def test_opening_with_build_recovers_from_a_corrupt_index(settings, fake_embedde
     vectors.write_bytes(data[: len(data) // 2] if damage == "truncate-vectors" else b"x" * len(data))
     with pytest.raises(IndexCorruptError):
         QuoteEngine.open(settings, fake_embedder)
-    assert QuoteEngine.open(settings, fake_embedder, build=True).index.size == 16
+    assert QuoteEngine.open(settings, fake_embedder, build=True).store.size == 16
 
 
 def test_hnsw_index_answers_like_the_exact_one(settings, fake_embedder):
@@ -264,11 +264,11 @@ def test_a_same_size_change_inside_a_file_is_caught_by_its_checksum(settings, fa
 
 def test_damage_to_the_open_passage_store_is_a_clear_error_not_a_database_error(settings, fake_engine):
     database = current_generation(settings.index_dir) / "passages.sqlite"
-    assert fake_engine.index.is_current()
+    assert fake_engine.store.is_current()
     overwrite_in_place(database, 0, b"\0" * 100)  # the live file, while the engine has it open
     with pytest.raises(IndexCorruptError, match=f"unreadable \\({re.escape(str(database))}: file is not a database"):
         fake_engine.document(PRESS)
-    assert not fake_engine.index.is_current() and fake_engine.index.damage
+    assert not fake_engine.store.is_current() and fake_engine.store.damage
     with pytest.raises(IndexCorruptError, match="has changed since it was written"):
         fake_engine.refresh()  # a damaged index is not rebuilt behind the user's back
     notices = []

@@ -294,7 +294,7 @@ WORDS = ["Xinjiang", "terrorism", "event", "note", "mission", "human", "rights",
 def test_every_reranked_highlight_is_verbatim_inside_its_quote(real_engine, words):
     answer = real_engine.ask(" ".join(words) + "?", top_k=5)
     for quote in answer.quotes:
-        text = real_engine.index.document_text(quote.doc_id)
+        text = real_engine.store.document_text(quote.doc_id)
         assert text[quote.start : quote.end] == quote.text
         assert quote.start <= quote.highlight_start < quote.highlight_end <= quote.end
         assert text[quote.highlight_start : quote.highlight_end] == quote.highlight

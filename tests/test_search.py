@@ -281,7 +281,7 @@ def test_a_chinese_question_skips_the_english_model_and_uses_the_cjk_threshold(m
 
     assert CJK_THRESHOLD == 0.3334  # the English cosine threshold until one is fitted for Chinese
     reranker = load_reranker(str(DEFAULT_RERANKER))
-    index, embedder = mixed_engine.index, mixed_engine.embedder
+    index, embedder = mixed_engine.store, mixed_engine.embedder
     question = parse_question("涉疆问题的实质是什么？")
     lenient = Searcher(index, embedder, threshold=1.0, reranker=reranker, cjk_threshold=-1.0).search(question)
     assert lenient.mode == "hybrid" and lenient.answered
@@ -374,7 +374,7 @@ def test_a_chinese_question_matches_english_passages_from_the_cross_lingual_thre
     from assistant.cjk import is_mostly_cjk
     from assistant.search import Searcher
 
-    index, embedder = mixed_engine.index, mixed_engine.embedder
+    index, embedder = mixed_engine.store, mixed_engine.embedder
     question = parse_question("涉疆问题的实质是什么？")
     searcher = Searcher(index, embedder, threshold=1.0, cjk_threshold=1.0, cross_threshold=-1.0)
     hits = searcher.search(question, top_k=10).hits

@@ -298,7 +298,7 @@ def test_a_date_no_document_is_from_is_searched_for_as_words_and_said(engine):
 
 def test_the_outlet_that_asks_at_a_press_conference_is_a_questioner(engine):
     # The transcript's metadata names its one speaker (Zhao Lijian); `China Daily:` asks him a question.
-    assert engine.index.questioners() == ("China Daily",)
+    assert engine.store.questioners() == ("China Daily",)
     assert "China Daily" in engine.people()  # still its own entry in the filters, and the citation's speaker
 
 
@@ -327,7 +327,7 @@ def test_in_real_briefings_the_questioners_are_the_q_turns_not_the_guests(tmp_pa
     )
     ingest(settings, fake_embedder)
     engine = QuoteEngine.open(settings, fake_embedder)
-    assert engine.index.questioners() == ("a reporter",)
+    assert engine.store.questioners() == ("a reporter",)
     answer = engine.ask("Which reporter question to Dr. Fauci asked about Amazon?", top_k=5)
     # ... and a question to Dr. Fauci is one asked where he speaks: not in the other two briefings
     assert answer.restricted_to == "reporters, in documents where DR. FAUCI speaks"
