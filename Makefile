@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run test test-fast bench lint index clean train
+.PHONY: run run-postgres test test-fast bench lint index clean train
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,18 @@ PORT ?= 8501
 SERVER_NAME := $(if $(filter 0.0.0.0 ::,$(HOST)),$(shell hostname),$(HOST))
 run: $(VENV)/.installed
 	$(VENV)/bin/streamlit run app.py --server.address $(HOST) --server.port $(PORT) --browser.serverAddress $(SERVER_NAME) --server.headless true --browser.gatherUsageStats false --server.fileWatcherType none
+
+# `make run` with the passages on a local PostgreSQL server (assistant/localpg.py; its data in embeddings/postgres):
+# starts the server, waits for the URL it prints, runs the app with ASSISTANT_STORE set to it, and stops the server
+# when the app exits (Ctrl-C). HOST and PORT as for `make run`.
+run-postgres: $(VENV)/.installed
+	@printed=$$(mktemp); \
+	$(PY) -m assistant.localpg --data embeddings/postgres > "$$printed" & server=$$!; \
+	trap 'kill $$server 2>/dev/null; wait $$server; rm -f "$$printed"' EXIT; \
+	trap 'exit 130' INT TERM; \
+	until grep -q '^ASSISTANT_STORE=' "$$printed"; do kill -0 $$server 2>/dev/null || exit 1; sleep 0.1; done; \
+	export "$$(grep '^ASSISTANT_STORE=' "$$printed")"; \
+	$(MAKE) --no-print-directory run
 
 test: index
 	$(PY) -m pytest

@@ -13,6 +13,8 @@ from assistant.config import Settings
 from assistant.engine import QuoteEngine
 from assistant.index import ingest
 
+pytest_plugins = ["tests.pgfixtures"]
+
 REPO = Path(__file__).resolve().parent.parent
 SEED_CORPUS = REPO / "corpus"
 SEED_QUESTIONS = REPO / "tests" / "data" / "seed_questions.jsonl"

