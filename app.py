@@ -670,7 +670,11 @@ def download_button(place, history: list[Turn], checks: list[PasteCheck], key: s
 
 
 def uploads_allowed(settings: Settings) -> bool:
-    """Uploads are on when asked for, or by default ("auto") while the app serves only this machine."""
+    """Uploads are on when asked for, or by default ("auto") while the app serves only this machine. Never with a
+    shared PostgreSQL store: its one writer is `python -m assistant ingest --store`, and a replica's own folder
+    is not the collection."""
+    if settings.store is not None:
+        return False
     if settings.uploads != "auto":
         return settings.uploads == "on"
     return st.get_option("server.address") in LOCAL_ADDRESSES

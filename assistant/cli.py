@@ -78,6 +78,9 @@ def _parser(prog: str = "quotefirst") -> argparse.ArgumentParser:
 
     ingest = commands.add_parser("ingest", help="build or update the index")
     _location_options(ingest, corpus=True)
+    ingest.add_argument(
+        "--rebuild", action="store_true", help="with --store: drop the store and build it again from the corpus"
+    )
     ingest.set_defaults(run=_ingest)
 
     ask = commands.add_parser("ask", help="answer questions with cited quotes")
@@ -128,13 +131,18 @@ def _location_options(parser: argparse.ArgumentParser, corpus: bool) -> None:
             "only ingest may give an index another corpus",
         )
     parser.add_argument("--index", type=Path, help="index folder (default embeddings/ or $ASSISTANT_INDEX)")
+    parser.add_argument(
+        "--store",
+        metavar="URL",
+        help="a shared PostgreSQL store (postgresql://…) instead of the index folder (default $ASSISTANT_STORE)",
+    )
 
 
 def _settings(args) -> Settings:
     """The folders to use: an index answers from the corpus it was built from (see engine.settings_for)."""
     from assistant.engine import settings_for
 
-    return settings_for(getattr(args, "corpus", None), getattr(args, "index", None))
+    return settings_for(getattr(args, "corpus", None), getattr(args, "index", None), getattr(args, "store", None))
 
 
 def _notice(line: str) -> None:
@@ -158,7 +166,12 @@ def _ingest(args) -> int:
     settings = _settings(args)
     started = time.perf_counter()
     with _ProgressBar() as bar:
-        report = ingest(settings, settings.embedder(), bar.update, notice=_notice)
+        if settings.store is not None:
+            from assistant.pgingest import ingest_postgres
+
+            report = ingest_postgres(settings, settings.embedder(), bar.update, _notice, rebuild=args.rebuild)
+        else:
+            report = ingest(settings, settings.embedder(), bar.update, notice=_notice)
     print(_ingest_summary(report, time.perf_counter() - started))
     return 0
 

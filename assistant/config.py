@@ -152,6 +152,9 @@ class Settings:
     )
     #: How long an ingest waits for another process's ingest of the same index before giving up (seconds).
     lock_timeout: float = field(default_factory=lambda: float(os.environ.get("ASSISTANT_LOCK_TIMEOUT", 600)))
+    #: Where passages are stored: None for the embedded files in index_dir (the default), or a PostgreSQL URL
+    #: ($ASSISTANT_STORE, `postgresql://…`) for one database many app replicas share (assistant/pgstore.py).
+    store: str | None = field(default_factory=lambda: os.environ.get("ASSISTANT_STORE") or None)
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -165,6 +168,8 @@ class Settings:
             raise ValueError("threshold must be between -1 and 1")
         if self.lock_timeout < 0:
             raise ValueError("lock_timeout must be at least 0")
+        if self.store is not None and not self.store.startswith(("postgresql://", "postgres://")):
+            raise ValueError("store (ASSISTANT_STORE) must be a postgresql:// URL, or unset for the embedded files")
         if self.uploads not in ("auto", "on", "off"):
             raise ValueError("uploads (ASSISTANT_UPLOADS) must be one of auto, on, off")
         object.__setattr__(self, "corpus_dir", Path(self.corpus_dir))

@@ -14,8 +14,8 @@ from assistant.answer import Answer, build_answer
 from assistant.check import CheckResult, Claim, QuoteChecker
 from assistant.config import Settings, chosen_corpus, dense_scale
 from assistant.corpus import load_uploads
-from assistant.embedding import Embedder
-from assistant.errors import CorpusError, IndexCorruptError, UnknownDocumentError
+from assistant.embedding import Embedder, model_label
+from assistant.errors import CorpusError, IndexCorruptError, IndexMissingError, UnknownDocumentError
 from assistant.index import (
     DocumentInfo,
     Index,
@@ -44,15 +44,21 @@ from assistant.store import Store
 Notice = Callable[[str], None]  # one line a person should see now (rebuilding, waiting for a lock)
 
 
-def settings_for(corpus: Path | None = None, index: Path | None = None) -> Settings:
+def settings_for(corpus: Path | None = None, index: Path | None = None, store: str | None = None) -> Settings:
     """Settings for a command or the app, with absolute folders.
 
     The index folder is `index`, else $ASSISTANT_INDEX, else embeddings/. The corpus is the one
     chosen (`corpus`, else $ASSISTANT_CORPUS), else the one that index was built from, else
     corpus/. An index answers only from its own corpus: QuoteEngine.open refuses a chosen corpus
-    that differs, and only `ingest` moves an index to another corpus.
+    that differs, and only `ingest` moves an index to another corpus. `store` (else $ASSISTANT_STORE) is
+    a PostgreSQL URL: the passages are read from there, and the corpus matters only to its ingest.
     """
     base = Settings(index_dir=index) if index else Settings()
+    if store:
+        base = replace(base, store=store)
+    if base.store is not None:
+        folder = corpus or chosen_corpus() or base.corpus_dir
+        return replace(base, corpus_dir=Path(folder).resolve(), index_dir=Path(base.index_dir).resolve())
     recorded = indexed_corpus(base.index_dir)
     if not (corpus or chosen_corpus() or recorded) and has_documents(base.index_dir):
         # An old index whose corpus cannot be told: guessing corpus/ would rebuild it from other documents.
@@ -120,6 +126,8 @@ class QuoteEngine:
         self.settings = settings
         self.store = store
         # The corpus as it was when this engine's index was last brought up to date (see is_current).
+        if settings.store is not None:  # a shared store follows its own ingest, not this machine's corpus folder
+            listing = frozenset()
         self._listing = corpus_listing(settings.corpus_dir) if listing is None else listing
         self.embedder = embedder
         self.reranker = reranker
@@ -160,6 +168,8 @@ class QuoteEngine:
         IndexCorruptError (without build or repair), RerankerError (a missing or damaged model file).
         """
         settings = settings or Settings()
+        if settings.store is not None:
+            return cls._open_shared(settings, embedder, build, progress, reranker, notice)
         check_corpus(settings)
         reranker = reranker or settings.load_reranker()
         embedder = embedder or settings.embedder()
@@ -182,6 +192,27 @@ class QuoteEngine:
             index = Index.load(settings.index_dir)
         return cls(settings, index, embedder, reranker, listing)
 
+    @classmethod
+    def _open_shared(cls, settings, embedder, build, progress, reranker, notice) -> QuoteEngine:
+        """An engine on the PostgreSQL store settings.store. It is only read: `python -m assistant ingest
+        --store` writes it. With build, a store that holds no index yet is first built from settings.corpus_dir
+        (what a first `make run-postgres` does); one that exists is never ingested into here."""
+        from assistant.pgingest import ingest_postgres
+        from assistant.pgstore import PostgresStore
+
+        reranker = reranker or settings.load_reranker()
+        embedder = embedder or settings.embedder()
+        label = model_label(embedder.name)
+        try:
+            store = PostgresStore.open(settings.store, label, embedder.dimension)
+        except IndexMissingError:
+            if not build:
+                raise
+            check_corpus(settings)
+            ingest_postgres(settings, embedder, progress, notice)
+            store = PostgresStore.open(settings.store, label, embedder.dimension)
+        return cls(settings, store, embedder, reranker, frozenset())
+
     def is_current(self) -> bool:
         """Whether this engine still serves the newest index of an unchanged corpus.
 
@@ -189,12 +220,16 @@ class QuoteEngine:
         wrote a new index generation, the index files changed or were found damaged, or a corpus
         file was added, removed or edited.
         """
+        if self.settings.store is not None:
+            return self.store.is_current()
         return self.store.is_current() and corpus_listing(self.settings.corpus_dir) == self._listing
 
     def pending_changes(self) -> tuple[int, int] | None:
         """(added or changed, removed): corpus files that differ from when this engine's index was last
         brought up to date (stat calls only), for a server to say what an update is about; None when
         that is not known (after forget_corpus)."""
+        if self.settings.store is not None:
+            return (0, 0)  # a shared store changes by its own ingest: the page says a newer index is loading
         if not self._listing:
             return None
         before = {path: (size, mtime) for path, size, mtime in self._listing}
@@ -214,6 +249,10 @@ class QuoteEngine:
         A damaged index is not rebuilt here. Raises IndexCorruptError (the message names the file),
         CorpusError (the corpus folder is gone or has no readable document), IndexBusyError.
         """
+        if self.settings.store is not None:
+            if self.store.is_current():
+                return self
+            return QuoteEngine.open(self.settings, self.embedder, reranker=self.reranker)
         listing = corpus_listing(self.settings.corpus_dir)
         if self.store.is_current():
             if listing == self._listing:
@@ -396,6 +435,11 @@ class QuoteEngine:
         self, progress: ProgressCallback | None = None, notice: Notice | None = None
     ) -> tuple[IngestReport, QuoteEngine]:
         """Ingest changes in the corpus (rebuilding a damaged index); return the report and an engine on it."""
+        if self.settings.store is not None:
+            from assistant.pgingest import ingest_postgres
+
+            report = ingest_postgres(self.settings, self.embedder, progress, notice)
+            return report, QuoteEngine.open(self.settings, self.embedder, reranker=self.reranker)
         listing = corpus_listing(self.settings.corpus_dir)
         report = ingest(self.settings, self.embedder, progress, notice)
         index = Index.load(self.settings.index_dir)

@@ -32,7 +32,7 @@ import faiss
 import numpy as np
 
 from assistant.config import Settings
-from assistant.corpus import Document, Metadata, Skipped, SourceFile, read_document, scan_corpus
+from assistant.corpus import Document, Skipped, SourceFile, read_document, scan_corpus
 from assistant.embedding import Embedder, model_label
 from assistant.errors import (
     CorpusError,
@@ -43,8 +43,15 @@ from assistant.errors import (
     UnknownDocumentError,
 )
 from assistant.keywords import KeywordIndex, fts_phrase, fts_text
-from assistant.passages import REPORTER, Passage, Span, passages_for, people_from_speakers
-from assistant.store import DocumentInfo, Restriction
+from assistant.passages import REPORTER, Passage, passages_for, people_from_speakers
+from assistant.store import (
+    DOCUMENT_COLUMNS,
+    PASSAGE_COLUMNS,
+    DocumentInfo,
+    Restriction,
+    document_from_row,
+    passage_from_row,
+)
 
 # 4: passages keep their speaker label as written; documents their published_time. 5: Chinese is read: sentences
 # end at CJK punctuation, CJK letters weigh 3 in the passage cap, jieba cuts Han runs in the keyword index, and
@@ -242,19 +249,19 @@ class Index:
             return {}
         marks = ",".join("?" * len(ids))
         rows = self.query(
-            f"SELECT {_PASSAGE_COLUMNS} FROM passages WHERE id IN ({marks})",
+            f"SELECT {PASSAGE_COLUMNS} FROM passages WHERE id IN ({marks})",
             ids,
         )
-        return {row[0]: self._named(_passage(row)) for row in rows}
+        return {row[0]: self._named(passage_from_row(row)) for row in rows}
 
     def document_passages(self, doc_id: str, as_stored: bool = False) -> list[Passage]:
         """All passages of one document, in order, each speaker named as the collection knows them
         (person_named); with as_stored, as its document alone names them (what ingest reuses)."""
         rows = self.query(
-            f"SELECT {_PASSAGE_COLUMNS} FROM passages WHERE doc_id = ? ORDER BY id",
+            f"SELECT {PASSAGE_COLUMNS} FROM passages WHERE doc_id = ? ORDER BY id",
             [doc_id],
         )
-        return [_passage(row) if as_stored else self._named(_passage(row)) for row in rows]
+        return [passage_from_row(row) if as_stored else self._named(passage_from_row(row)) for row in rows]
 
     def person_named(self, speaker: str | None) -> str | None:
         """The name the collection gives the person a passage speaker value stands for: 'Anthony Fauci' for
@@ -298,15 +305,15 @@ class Index:
 
     def documents(self) -> list[DocumentInfo]:
         """Every indexed document, ordered by date then id."""
-        rows = self.query(f"SELECT {_DOCUMENT_COLUMNS} FROM documents ORDER BY date IS NULL, date, doc_id")
-        return [_document_info(row) for row in rows]
+        rows = self.query(f"SELECT {DOCUMENT_COLUMNS} FROM documents ORDER BY date IS NULL, date, doc_id")
+        return [document_from_row(row) for row in rows]
 
     def document(self, doc_id: str) -> DocumentInfo:
         """One document's metadata. Raises UnknownDocumentError."""
-        rows = self.query(f"SELECT {_DOCUMENT_COLUMNS} FROM documents WHERE doc_id = ?", [doc_id])
+        rows = self.query(f"SELECT {DOCUMENT_COLUMNS} FROM documents WHERE doc_id = ?", [doc_id])
         if not rows:
             raise UnknownDocumentError(f"There is no document '{doc_id}' in the index.")
-        return _document_info(rows[0])
+        return document_from_row(rows[0])
 
     def document_text(self, doc_id: str) -> str:
         """The exact text passages are offsets into. Raises UnknownDocumentError."""
@@ -485,6 +492,8 @@ def embed_ahead(settings: Settings, embedder: Embedder, progress: ProgressCallba
     index yet or it must be rebuilt whole (another model or passage settings): ingest does that.
     A checkpoint lost because another ingest finished meanwhile (it removes them) is embedded again there.
     """
+    if settings.store is not None:  # a shared store is written by its own ingest (pgingest), not by servers
+        return 0
     index_dir = Path(settings.index_dir)
     try:
         manifest = _read_manifest(current_generation(index_dir))
@@ -947,24 +956,6 @@ def _is_damage(error: sqlite3.DatabaseError) -> bool:
 
 def _corrupt(index_dir: Path, reason: str) -> str:
     return f"The index in {index_dir} is unreadable ({reason}). Run `python -m assistant ingest` to rebuild it."
-
-
-def _passage(row: tuple) -> Passage:
-    _, doc_id, start, end, paragraph, speaker, text, sentences, label = row
-    spans = tuple(Span(a, b) for a, b in json.loads(sentences))
-    return Passage(doc_id, start, end, paragraph, speaker, text, spans, label)
-
-
-_PASSAGE_COLUMNS = 'id, doc_id, start, "end", paragraph, speaker, text, sentences, speaker_label'
-_DOCUMENT_COLUMNS = (
-    "doc_id, path, format, title, citation_title, author, speaker, kind, date, place, reference, url, "
-    "published_time, passage_count, first_passage"
-)
-
-
-def _document_info(row: tuple) -> DocumentInfo:
-    doc_id, path, fmt, *meta, passage_count, first_passage = row
-    return DocumentInfo(doc_id, path, fmt, Metadata(*meta), passage_count, first_passage)
 
 
 def _write_json(path: Path, data: dict) -> None:

