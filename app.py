@@ -27,7 +27,8 @@ from assistant.embedding import model_label
 from assistant.engine import QuoteEngine, settings_for
 from assistant.errors import AssistantError, IndexCorruptError, IndexMissingError, QuestionError
 from assistant.export import NOT_FOUND, conversation_markdown, markdown_escape
-from assistant.index import DocumentInfo, embed_ahead
+from assistant.index import DocumentInfo
+from assistant.ingest import embed_ahead
 from assistant.passages import Passage
 from assistant.paste import MAX_PASTE_CHARS, PasteCheck
 from assistant.search import MAX_QUESTION_CHARS, Filters, parse_question

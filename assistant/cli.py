@@ -161,7 +161,7 @@ def _top_k(value: str) -> int:
 
 
 def _ingest(args) -> int:
-    from assistant.index import ingest
+    from assistant.ingest import ingest
 
     settings = _settings(args)
     started = time.perf_counter()

@@ -16,16 +16,8 @@ from assistant.config import Settings, chosen_corpus, dense_scale
 from assistant.corpus import load_uploads
 from assistant.embedding import Embedder, model_label
 from assistant.errors import CorpusError, IndexCorruptError, IndexMissingError, UnknownDocumentError
-from assistant.index import (
-    DocumentInfo,
-    Index,
-    IngestReport,
-    ProgressCallback,
-    has_documents,
-    indexed_corpus,
-    ingest,
-    stale_reason,
-)
+from assistant.index import DocumentInfo, Index, has_documents, indexed_corpus
+from assistant.ingest import IngestReport, ProgressCallback, ingest, stale_reason
 from assistant.passages import Passage
 from assistant.paste import PasteCheck, check_paste
 from assistant.search import (

@@ -25,7 +25,8 @@ from assistant.config import Settings
 from assistant.corpus import Document, Skipped, read_document, scan_corpus
 from assistant.embedding import Embedder, model_label
 from assistant.errors import CorpusError, IndexBusyError
-from assistant.index import FORMAT_VERSION, IngestReport, ProgressCallback, _embed_checkpointed
+from assistant.index import FORMAT_VERSION
+from assistant.ingest import IngestReport, ProgressCallback, embed_checkpointed, index_kind_for
 from assistant.keywords import tokens
 from assistant.passages import Passage, passages_for
 from assistant.pgstore import (
@@ -180,7 +181,7 @@ def _ingest_locked(connection, settings, embedder, progress, notice, rebuild) ->
     t0 = time.perf_counter()
     work = Path(settings.index_dir) / WORK
     work.mkdir(parents=True, exist_ok=True)
-    vectors = _embed_checkpointed(work, embedder, fresh, progress)
+    vectors = embed_checkpointed(work, embedder, fresh, progress)
     timings["embed"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -198,6 +199,7 @@ def _ingest_locked(connection, settings, embedder, progress, notice, rebuild) ->
         (count,) = connection.execute(f"SELECT count(*) FROM {S}.passages").fetchone()
         generation = int(meta["generation"]) + 1 if meta and "generation" in meta else 1
         values = {**wanted, "corpus": corpus, "passages": str(count), "generation": str(generation)}
+        values["index_kind"] = index_kind_for(settings, count)  # as the embedded index: exact up to 50,000
         values["created"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         for key, value in values.items():
             connection.execute(

@@ -20,6 +20,8 @@ vectors (bench/stores.py measures recall@20 against exact search). ef_search is 
 max(EF_SEARCH, depth) in every transaction (`SET LOCAL`), so a connection pool cannot lose it. A filtered
 search over at most EXACT_BELOW allowed passages is exact; over more, it uses pgvector's iterative index
 scan (strict order), so a filter never returns fewer than k results while k passages are allowed.
+Like the embedded index, a store of at most Settings.approximate_above passages (50,000) is searched
+exactly (meta `index_kind` "flat"); the HNSW index serves larger ones.
 """
 
 from __future__ import annotations
@@ -126,7 +128,7 @@ def connect_pool(url: str, size: int = POOL_SIZE):
         configure=register_vector,
         check=ConnectionPool.check_connection,
         open=True,
-        timeout=10,
+        timeout=3,  # seconds a query waits for a connection before saying the database cannot be reached
         name="quote-assistant",
     )
 
@@ -220,7 +222,7 @@ class PostgresStore:
     @property
     def manifest(self) -> dict:
         """What the store records of how it was built (the embedded index's manifest, in part)."""
-        return {**self._meta, "index_kind": "pgvector-hnsw", "passages": self._size}
+        return {**self._meta, "passages": self._size}
 
     def is_current(self) -> bool:
         """Whether the database still holds this generation. A database that cannot be reached now counts as
@@ -317,7 +319,9 @@ class PostgresStore:
         vector = np.asarray(query, dtype=np.float32)
         table = f"{SCHEMA_NAME}.passages"
         ef = [f"SET LOCAL hnsw.ef_search = {max(EF_SEARCH, int(depth))}"]
-        if allowed is None:
+        if allowed is None and self._meta.get("index_kind") == "flat":  # as the embedded index up to its size
+            rows = self._read(f"SELECT id FROM {table} ORDER BY (embedding <#> %s) + 0, id LIMIT %s", [vector, depth])
+        elif allowed is None:
             rows = self._read(f"SELECT id FROM {table} ORDER BY embedding <#> %s LIMIT %s", [vector, depth], ef)
         elif len(allowed) <= EXACT_BELOW:  # "+ 0" keeps the planner off the index: every allowed row is read
             rows = self._read(

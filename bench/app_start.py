@@ -56,7 +56,8 @@ def _phases(corpus: Path, index: Path, question: str) -> dict:
     started = time.perf_counter()
     from assistant.config import Settings
     from assistant.engine import QuoteEngine
-    from assistant.index import Index, is_stale
+    from assistant.index import Index
+    from assistant.ingest import is_stale
 
     phases["import_engine"] = time.perf_counter() - started
     settings = Settings(corpus_dir=corpus, index_dir=index)

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from assistant.config import Settings
 from assistant.embedding import SentenceTransformerEmbedder
-from assistant.index import Index, ingest
+from assistant.index import Index
+from assistant.ingest import ingest
 from bench.corpora import corpus_bytes, fresh_copy
 from bench.measure import bench_env, load_average, log, timed_run
 from bench.scaled import ReusedVectorEmbedder, build_index, index_bytes, stored_vectors

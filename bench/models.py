@@ -87,7 +87,7 @@ def every_meaning_match():
 def timed_ingest(corpus: Path, index: Path, settings_model: str, embedder) -> dict:
     """A fresh ingest into an empty index, then the model alone on the same passages (the floor)."""
     from assistant.config import Settings
-    from assistant.index import ingest
+    from assistant.ingest import ingest
     from bench.scaled import stored_vectors
 
     shutil.rmtree(index, ignore_errors=True)

@@ -195,7 +195,7 @@ def _briefings(ctx: dict, args) -> dict:
 def _ensure_base_index(ctx: dict) -> None:
     """Without the ingest section, reuse the subset's index from an earlier run, or build it untimed."""
     from assistant.config import Settings
-    from assistant.index import ingest, is_stale
+    from assistant.ingest import ingest, is_stale
     from bench.corpora import fresh_copy
 
     corpus, index = ctx["work"] / "corpus", ctx["work"] / "index"

@@ -21,7 +21,8 @@ import numpy as np
 
 from assistant.config import Settings
 from assistant.errors import AssistantError
-from assistant.index import FORMAT_VERSION, Index, ingest, is_stale
+from assistant.index import FORMAT_VERSION, Index
+from assistant.ingest import ingest, is_stale
 
 BUILD_MARKER = ".bench-build.json"
 NOISE_SIGMA = 0.005

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ import pytest
 
 from assistant.config import Settings
 from assistant.engine import QuoteEngine
-from assistant.index import ingest
+from assistant.ingest import ingest
 
 pytest_plugins = ["tests.pgfixtures"]
 
@@ -108,6 +109,24 @@ def real_engine(tmp_path_factory) -> QuoteEngine:
     corpus = root / "corpus"
     shutil.copytree(SEED_CORPUS, corpus)
     return QuoteEngine.open(Settings(corpus_dir=corpus, index_dir=root / "index"), build=True)
+
+
+@pytest.fixture(scope="session", params=["embedded", "postgresql"])
+def seed_engine(request, real_engine: QuoteEngine, tmp_path_factory):
+    """The seed corpus with the real model and reranker on each store: real_engine itself (the embedded files),
+    then the same corpus ingested into a database of the session's PostgreSQL server. Integration tests that
+    take this fixture run once per store, with the same assertions."""
+    if request.param == "embedded":
+        yield real_engine
+        return
+    from tests.pgfixtures import fresh_database
+
+    root = tmp_path_factory.mktemp("real-postgresql")
+    with fresh_database(request.getfixturevalue("postgres_server")) as url:
+        settings = replace(real_engine.settings, index_dir=root / "work", store=url)
+        engine = QuoteEngine.open(settings, real_engine.embedder, build=True, reranker=real_engine.reranker)
+        yield engine
+        engine.store.close()
 
 
 def minimal_pdf(text: str) -> bytes:

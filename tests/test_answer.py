@@ -12,7 +12,8 @@ from assistant.answer import citation_for, format_date, names_date
 from assistant.config import Settings
 from assistant.corpus import Metadata
 from assistant.engine import QuoteEngine
-from assistant.index import DocumentInfo, ingest
+from assistant.index import DocumentInfo
+from assistant.ingest import ingest
 from assistant.passages import Passage
 from assistant.search import Filters
 

@@ -16,14 +16,15 @@ from streamlit.testing.v1 import AppTest
 
 from app import DAMAGED, REFRESH_EVERY
 from assistant.config import Settings
-from assistant.index import current_generation, ingest
+from assistant.index import current_generation
+from assistant.ingest import ingest
 from tests.apphelpers import APP, FAKE_THRESHOLD, REPO, BagOfWordsEmbedder, point_app_at, use_fake_embedder
 
 #: `ingest` as another process runs it (the CLI, or another app), with the app tests' embedder.
 OTHER_PROCESS_INGEST = """
 import sys
 from assistant.config import Settings
-from assistant.index import ingest
+from assistant.ingest import ingest
 from tests.apphelpers import BagOfWordsEmbedder
 
 ingest(Settings(corpus_dir=sys.argv[1], index_dir=sys.argv[2], reranker="none"), BagOfWordsEmbedder())

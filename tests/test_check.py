@@ -212,7 +212,7 @@ CAMPS = "We will open all camps to inspection tomorrow."
 
 
 def _engine_with(settings: Settings, fake_embedder, files: dict[str, str], uploads: dict | None = None) -> QuoteEngine:
-    from assistant.index import ingest
+    from assistant.ingest import ingest
     from assistant.uploads import save_upload
 
     for name, text in files.items():
@@ -702,7 +702,7 @@ MARKUP = ["{}", "<p>{}</p>", "<b>{}</b>", "**{}**", "> {}", "_{}_", "<li>{}</li>
 
 @pytest.fixture(scope="module")
 def note_engine(tmp_path_factory: pytest.TempPathFactory) -> QuoteEngine:
-    from assistant.index import ingest
+    from assistant.ingest import ingest
     from tests.conftest import FakeEmbedder
 
     root = tmp_path_factory.mktemp("paste")

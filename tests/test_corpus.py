@@ -274,7 +274,7 @@ def test_front_matter_without_its_closing_line_is_a_reason(tmp_path):
 
 
 def test_broken_front_matter_is_reported_by_ingest_with_the_file_and_the_rest_is_indexed(settings, fake_embedder):
-    from assistant.index import ingest
+    from assistant.ingest import ingest
 
     broken = settings.corpus_dir / "notes.md"
     broken.write_text("---\ntitle: T\n  author: x\n---\n\nThe body.\n", encoding="utf-8")

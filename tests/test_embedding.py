@@ -10,7 +10,8 @@ import pytest
 from assistant.config import Settings
 from assistant.embedding import SentenceTransformerEmbedder, export_onnx, int8_config, resolve_backend
 from assistant.errors import EmbeddingError
-from assistant.index import Index, ingest
+from assistant.index import Index
+from assistant.ingest import ingest
 
 
 @pytest.mark.parametrize(

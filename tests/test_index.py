@@ -14,7 +14,8 @@ import pytest
 from assistant.config import DEFAULT_CORPUS, PassageSettings
 from assistant.engine import QuoteEngine, settings_for
 from assistant.errors import CorpusError, IndexCorruptError, IndexMissingError, NotAnIndexError
-from assistant.index import Index, current_generation, indexed_corpus, ingest, is_stale
+from assistant.index import Index, current_generation, indexed_corpus
+from assistant.ingest import ingest, is_stale
 
 NOTE = "2023-09-14-china-un-mission-note-verbale"
 PRESS = "2022-07-28-mfa-press-conference-zhao-lijian"
@@ -355,7 +356,7 @@ def test_an_up_to_date_run_removes_a_killed_ingests_leftovers(settings, fake_emb
 
 
 def test_embeddings_of_finished_documents_survive_an_interrupted_ingest(settings, fake_embedder, monkeypatch):
-    monkeypatch.setattr("assistant.index.CHECKPOINT_PASSAGES", 1)  # every document is its own batch
+    monkeypatch.setattr("assistant.ingest.CHECKPOINT_PASSAGES", 1)  # every document is its own batch
 
     class Interrupted(Exception):
         pass

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from assistant.errors import IndexBusyError
-from assistant.index import current_generation, ingest
+from assistant.index import current_generation
+from assistant.ingest import ingest
 from tests.conftest import REPO
 
 #: An ingest of argv[1] into argv[2] with the fake embedder, made to hang at one point (argv[3]) so that
@@ -21,7 +22,7 @@ from tests.conftest import REPO
 #: the new generation is half written.
 HANGING_INGEST = """
 import sys, time
-import assistant.index as index
+import assistant.ingest as index
 from assistant.config import Settings
 from tests.conftest import FakeEmbedder
 

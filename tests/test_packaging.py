@@ -137,7 +137,7 @@ def test_counts_are_worded_with_plurals(tmp_path: Path) -> None:
     from assistant.answer import plural
     from assistant.cli import _ingest_summary
     from assistant.corpus import Skipped
-    from assistant.index import IngestReport
+    from assistant.ingest import IngestReport
 
     one = IngestReport(documents=1, passages=1, added=["a"], skipped=[Skipped(tmp_path / "b.md", "empty")])
     many = IngestReport(documents=2, passages=20_145, unchanged=2)

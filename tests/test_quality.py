@@ -23,8 +23,8 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def report(real_engine):
-    return evaluate_labelled(real_engine, load_labelled(SEED_QUESTIONS), calibrate=True)
+def report(seed_engine):
+    return evaluate_labelled(seed_engine, load_labelled(SEED_QUESTIONS), calibrate=True)
 
 
 @pytest.fixture(scope="module")
@@ -61,8 +61,8 @@ def test_abstention_does_not_regress(report):
     assert report["modes"]["hybrid"]["abstention_recall"] >= 0.64  # 9 of 14 (MiniLM 11): e5 declines fewer
 
 
-def test_shipped_threshold_is_the_calibrated_one(report, real_engine):
-    assert real_engine.settings.threshold == pytest.approx(report["calibrated_threshold"], abs=0.01)
+def test_shipped_threshold_is_the_calibrated_one(report, seed_engine):
+    assert seed_engine.settings.threshold == pytest.approx(report["calibrated_threshold"], abs=0.01)
 
 
 def test_heldout_quality_does_not_regress_and_beats_both_baselines(heldout_report):

@@ -16,7 +16,7 @@ import pytest
 from assistant.answer import Quote
 from assistant.config import Settings
 from assistant.engine import QuoteEngine
-from assistant.index import ingest
+from assistant.ingest import ingest
 from assistant.passages import Passage
 from tests.apphelpers import shown_passages
 from tests.conftest import FakeEmbedder

@@ -171,27 +171,30 @@ def test_a_bad_threshold_override_is_refused():
 
 
 @pytest.fixture(scope="module")
-def plain_engine(real_engine) -> QuoteEngine:
+def plain_engine(seed_engine) -> QuoteEngine:
     """The same index with the reranker turned off: today's behaviour."""
     settings = Settings(
-        corpus_dir=real_engine.settings.corpus_dir, index_dir=real_engine.settings.index_dir, reranker="none"
+        corpus_dir=seed_engine.settings.corpus_dir,
+        index_dir=seed_engine.settings.index_dir,
+        reranker="none",
+        store=seed_engine.settings.store,
     )
-    return QuoteEngine.open(settings, embedder=real_engine.embedder)
+    return QuoteEngine.open(settings, embedder=seed_engine.embedder)
 
 
 @pytest.mark.integration
-def test_reranker_none_reproduces_the_hybrid_ranking(real_engine, plain_engine):
-    assert real_engine.reranker is not None and plain_engine.reranker is None
+def test_reranker_none_reproduces_the_hybrid_ranking(seed_engine, plain_engine):
+    assert seed_engine.reranker is not None and plain_engine.reranker is None
     for question in ("Which organizations launched the event?", "What did the journalist ask?", "capital of Australia"):
         without = plain_engine.ask(question, top_k=5).to_json()
-        hybrid = real_engine.ask(question, top_k=5, mode="hybrid").to_json()
+        hybrid = seed_engine.ask(question, top_k=5, mode="hybrid").to_json()
         assert without == hybrid
 
 
 @pytest.mark.integration
-def test_reranked_relevance_is_the_probability_and_a_probable_answer_is_a_match(real_engine):
-    answer = real_engine.ask("How long has Xinjiang gone without a terror attack?", top_k=5)
-    threshold = real_engine.reranker.threshold
+def test_reranked_relevance_is_the_probability_and_a_probable_answer_is_a_match(seed_engine):
+    answer = seed_engine.ask("How long has Xinjiang gone without a terror attack?", top_k=5)
+    threshold = seed_engine.reranker.threshold
     assert answer.answered and answer.quotes[0].score >= threshold
     assert all(0.0 <= q.score <= 1.0 for q in answer.quotes)
     assert all(q.is_match for q in answer.quotes if q.score >= threshold)
@@ -199,18 +202,22 @@ def test_reranked_relevance_is_the_probability_and_a_probable_answer_is_a_match(
 
 
 @pytest.mark.integration
-def test_a_passage_below_the_model_threshold_is_a_match_only_by_its_cosine(real_engine):
+def test_a_passage_below_the_model_threshold_is_a_match_only_by_its_cosine(seed_engine):
     """The decision is the model's probability or, for the best-ranked passage only, the cosine (README)."""
     from assistant.search import parse_question
 
-    searcher = real_engine.searcher
+    searcher = seed_engine.searcher
     for question in ("What did the High Commissioner supposedly witness firsthand in Xinjiang?", "Xinjiang poverty"):
         result = searcher.search(parse_question(question), top_k=5)
         query = searcher.embedder.encode_queries([question])[0]
-        below = [hit for hit in result.hits if hit.relevance < real_engine.reranker.threshold]
+        below = [hit for hit in result.hits if hit.relevance < seed_engine.reranker.threshold]
         assert below
-        close = [h for h in below if float(searcher._matrix[h.passage_id] @ query) >= real_engine.settings.threshold]
-        by_model = [h for h in result.hits if h.relevance >= real_engine.reranker.threshold]
+        close = [
+            h
+            for h in below
+            if float(searcher.store.vectors([h.passage_id])[0] @ query) >= seed_engine.settings.threshold
+        ]
+        by_model = [h for h in result.hits if h.relevance >= seed_engine.reranker.threshold]
         # At most one match by its cosine alone, the best-ranked close one, and none beside a model's match.
         expected = [] if by_model or not close else [close[0].passage_id]
         assert [h.passage_id for h in below if h.is_match] == expected
@@ -219,21 +226,21 @@ def test_a_passage_below_the_model_threshold_is_a_match_only_by_its_cosine(real_
 
 
 @pytest.mark.integration
-def test_the_officials_words_rank_above_a_reporters_unless_the_question_asks_what_was_asked(real_engine):
+def test_the_officials_words_rank_above_a_reporters_unless_the_question_asks_what_was_asked(seed_engine):
     # China Daily's question and Zhao Lijian's answer both say "nearly 1,000 Chinese and foreign NGOs"; the
     # model gives both 0.95. Asked for the fact, the official's turn comes first and the reporter's after it;
     # asked what the reporter said, the reporter's turn comes first.
-    fact = real_engine.ask("How many NGOs sent a co-signed letter to Bachelet?", top_k=3)
+    fact = seed_engine.ask("How many NGOs sent a co-signed letter to Bachelet?", top_k=3)
     assert [q.speaker for q in fact.quotes[:2]] == ["Zhao Lijian", "China Daily"]
     assert fact.quotes[0].matched_by == "model"
-    asked = real_engine.ask("How many NGOs did the reporter say sent a co-signed letter to Bachelet?", top_k=3)
+    asked = seed_engine.ask("How many NGOs did the reporter say sent a co-signed letter to Bachelet?", top_k=3)
     assert asked.quotes[0].speaker == "China Daily" and asked.quotes[0].matched_by == "model"
-    unranked = real_engine.ask("How many NGOs sent a co-signed letter to Bachelet?", top_k=3, mode="hybrid")
+    unranked = seed_engine.ask("How many NGOs sent a co-signed letter to Bachelet?", top_k=3, mode="hybrid")
     assert unranked.quotes[0].speaker == "China Daily"  # without the model the order is today's
 
 
 @pytest.mark.integration
-def test_a_fact_only_a_reporter_states_is_still_quoted_and_cited_to_the_reporter(tmp_path, real_engine):
+def test_a_fact_only_a_reporter_states_is_still_quoted_and_cited_to_the_reporter(tmp_path, seed_engine):
     # A real transcript (tests/data/transcripts): only the reporter says "$80 billion for rail". The turn
     # ranks lower than an official's would, but nothing else answers, so it is the answer, cited to a reporter.
     corpus = tmp_path / "corpus"
@@ -241,8 +248,8 @@ def test_a_fact_only_a_reporter_states_is_still_quoted_and_cited_to_the_reporter
     shutil.copy(TRANSCRIPTS / "2021-04-09-psaki-buttigieg.md", corpus)
     engine = QuoteEngine.open(
         Settings(corpus_dir=corpus, index_dir=tmp_path / "index"),
-        embedder=real_engine.embedder,
-        reranker=real_engine.reranker,
+        embedder=seed_engine.embedder,
+        reranker=seed_engine.reranker,
         build=True,
     )
     answer = engine.ask("How much does President Biden want for rail?", top_k=3)
@@ -254,11 +261,11 @@ def test_a_fact_only_a_reporter_states_is_still_quoted_and_cited_to_the_reporter
 
 
 @pytest.mark.integration
-def test_done_when_the_journalist_question_quotes_the_china_daily_turn(real_engine):
+def test_done_when_the_journalist_question_quotes_the_china_daily_turn(seed_engine):
     # Reached by steering, not by the model (which gives the turn 6%): "the journalist" restricts the
     # search to the reporters' turns, a question about nothing else is answered by whatever they said,
     # and "ask" highlights the question they asked (tests/test_steering.py).
-    answer = real_engine.ask("What did the journalist ask the spokesperson?", top_k=3)
+    answer = seed_engine.ask("What did the journalist ask the spokesperson?", top_k=3)
     top = answer.quotes[0]
     assert answer.answered and answer.restricted_to == "reporters, in documents where Zhao Lijian speaks"
     assert top.speaker == "China Daily"
@@ -266,11 +273,11 @@ def test_done_when_the_journalist_question_quotes_the_china_daily_turn(real_engi
 
 
 @pytest.mark.integration
-def test_done_when_the_xinjiang_issues_sentence_is_first_and_highlighted(real_engine):
+def test_done_when_the_xinjiang_issues_sentence_is_first_and_highlighted(seed_engine):
     # The model alone prefers the sentence before (0.75 against -0.32 logits): it reads "They are about
     # ..." without knowing what "They" is. A sentence that points back and scores within
     # CONTINUATION_MARGIN of the best is highlighted with it (assistant/search.py).
-    answer = real_engine.ask("According to the note, what are the Xinjiang issues really about?", top_k=3)
+    answer = seed_engine.ask("According to the note, what are the Xinjiang issues really about?", top_k=3)
     assert answer.answered
     assert answer.quotes[0].highlight == (
         "The issues related to Xinjiang are not about human rights. "
@@ -279,8 +286,8 @@ def test_done_when_the_xinjiang_issues_sentence_is_first_and_highlighted(real_en
 
 
 @pytest.mark.integration
-def test_done_when_the_capital_of_australia_is_declined(real_engine):
-    answer = real_engine.ask("What is the capital of Australia?", top_k=3)
+def test_done_when_the_capital_of_australia_is_declined(seed_engine):
+    answer = seed_engine.ask("What is the capital of Australia?", top_k=3)
     assert not answer.answered
     assert answer.message == "No passage in the corpus answers this question."
 
@@ -291,10 +298,10 @@ WORDS = ["Xinjiang", "terrorism", "event", "note", "mission", "human", "rights",
 @pytest.mark.integration
 @hypothesis_settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.sampled_from(WORDS), min_size=1, max_size=6))
-def test_every_reranked_highlight_is_verbatim_inside_its_quote(real_engine, words):
-    answer = real_engine.ask(" ".join(words) + "?", top_k=5)
+def test_every_reranked_highlight_is_verbatim_inside_its_quote(seed_engine, words):
+    answer = seed_engine.ask(" ".join(words) + "?", top_k=5)
     for quote in answer.quotes:
-        text = real_engine.store.document_text(quote.doc_id)
+        text = seed_engine.store.document_text(quote.doc_id)
         assert text[quote.start : quote.end] == quote.text
         assert quote.start <= quote.highlight_start < quote.highlight_end <= quote.end
         assert text[quote.highlight_start : quote.highlight_end] == quote.highlight

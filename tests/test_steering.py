@@ -10,7 +10,7 @@ import pytest
 
 from assistant.config import Settings
 from assistant.engine import QuoteEngine
-from assistant.index import ingest
+from assistant.ingest import ingest
 from assistant.steering import Steerer, asks_about_reporters
 
 TRANSCRIPTS = Path(__file__).resolve().parent / "data" / "transcripts"
