@@ -548,7 +548,13 @@ class QuoteChecker:
             first, last = info.first_passage, info.first_passage + info.passage_count - 1
             wanted.setdefault(doc_id, set()).update(range(max(first, passage_id - 1), min(last, passage_id + 1) + 1))
         passages = self.store.passages(sorted(set().union(*wanted.values()))) if wanted else {}
-        return [self._haystack(self.documents[doc_id], sorted(ids), passages) for doc_id, ids in wanted.items()]
+        # A document whose passages are gone was changed or removed since this engine opened (a shared store's
+        # concurrent ingest): it is left out until the engine on the new generation checks it.
+        return [
+            self._haystack(self.documents[doc_id], sorted(ids), passages)
+            for doc_id, ids in wanted.items()
+            if ids <= passages.keys()
+        ]
 
     def _haystack(self, info: DocumentInfo, ids: list[int], passages: dict[int, Passage]) -> _Haystack:
         keys, starts, ends, windows, window_start = [], [], [], [], 0
@@ -695,6 +701,8 @@ class QuoteChecker:
         by_doc = {haystack.info.doc_id: haystack for haystack in haystacks}
         nearest = []
         for hit in hits:
+            if hit.passage.doc_id not in by_doc:  # ingested into a shared store since this engine opened
+                continue
             passage, haystack = hit.passage, by_doc[hit.passage.doc_id]
             tokens = haystack.tokens
             first = bisect.bisect_left(tokens.starts, passage.start)

@@ -101,6 +101,32 @@ class DocumentView:
     passages: list[Passage]
 
 
+class DocumentCatalog(dict):
+    """The documents an engine cites, by id, read from its store when it opens.
+
+    A shared store changes under a running engine: the CLI's ingest commits a new generation, and a search can
+    find its passages before the app swaps in an engine on it (keep_current, every few seconds). On a shared
+    store, a document added since is therefore read from the store when first cited, and kept; one that is
+    not in the store either is a KeyError, as in a plain dict. The embedded index cannot change under its
+    engine (a new generation is new files), so there a missing id is always a KeyError.
+    """
+
+    def __init__(self, store: Store, shared: bool) -> None:
+        super().__init__((info.doc_id, info) for info in store.documents())
+        self._store = store
+        self._shared = shared
+
+    def __missing__(self, doc_id: str) -> DocumentInfo:
+        if not self._shared:
+            raise KeyError(doc_id)
+        try:
+            info = self._store.document(doc_id)
+        except UnknownDocumentError:
+            raise KeyError(doc_id) from None
+        self[doc_id] = info
+        return info
+
+
 class QuoteEngine:
     """Answers questions with verbatim, cited passages from one index.
 
@@ -135,7 +161,7 @@ class QuoteEngine:
             dense_weight=scale.dense_weight,
             hybrid_weight=scale.hybrid_weight,
         )
-        self._documents = {info.doc_id: info for info in store.documents()}
+        self._documents = DocumentCatalog(store, shared=settings.store is not None)
         self._steerer: Steerer | None = None
         self.checker = QuoteChecker(store, self.searcher, self._documents, uploaded=self._uploaded_ids())
 
@@ -405,11 +431,11 @@ class QuoteEngine:
 
     def document(self, doc_id: str) -> DocumentView:
         """A document's metadata, text and passages. Raises UnknownDocumentError."""
-        if doc_id not in self._documents:
-            raise UnknownDocumentError(f"There is no document '{doc_id}' in the index.")
-        return DocumentView(
-            self._documents[doc_id], self.store.document_text(doc_id), self.store.document_passages(doc_id)
-        )
+        try:
+            info = self._documents[doc_id]
+        except KeyError:
+            raise UnknownDocumentError(f"There is no document '{doc_id}' in the index.") from None
+        return DocumentView(info, self.store.document_text(doc_id), self.store.document_passages(doc_id))
 
     def neighbours(self, doc_id: str, start: int) -> tuple[Passage | None, Passage | None]:
         """The passages just before and after the one starting at `start` in a document."""

@@ -311,7 +311,8 @@ class PostgresStore:
             return np.zeros((0, self._dimension), dtype=np.float32)
         rows = self._read(f"SELECT id, embedding FROM {SCHEMA_NAME}.passages WHERE id = ANY(%s)", [ids])
         found = {pid: vector.to_numpy() for pid, vector in rows}
-        return np.stack([found[i] for i in ids]).astype(np.float32, copy=False)
+        gone = np.zeros(self._dimension, dtype=np.float32)  # removed by an ingest since it was found
+        return np.stack([found.get(i, gone) for i in ids]).astype(np.float32, copy=False)
 
     def dense(self, query: np.ndarray, depth: int, allowed: np.ndarray | None = None) -> list[int]:
         if self._size == 0:

@@ -480,9 +480,11 @@ class Searcher:
             if pid not in passages:
                 ids = [p for p, _ in fused[position : position + batch]]
                 passages.update(self.store.passages(ids))
-                missing = [p for p in ids if p not in cosines]
+                missing = [p for p in ids if p not in cosines and p in passages]
                 if missing:
                     cosines = {**cosines, **dict(zip(missing, self.store.vectors(missing) @ query_vector))}
+            if pid not in passages:  # removed since it was found: a shared store's concurrent ingest
+                continue
             place = (passages[pid].doc_id, passages[pid].paragraph)
             if place in places:
                 continue

@@ -116,7 +116,8 @@ class Store(Protocol):
     # --- retrieval ---
 
     def vectors(self, ids: Sequence[int]) -> np.ndarray:
-        """The stored unit vectors of some passages, one row each, in the order given."""
+        """The stored unit vectors of some passages, one row each, in the order given (a shared store gives a row
+        of zeros for an id that a concurrent ingest removed since it was found)."""
 
     def dense(self, query: np.ndarray, depth: int, allowed: np.ndarray | None = None) -> list[int]:
         """The ids of the `depth` passages nearest the unit query vector, best first, among `allowed` if given

@@ -221,6 +221,34 @@ def test_a_reader_never_sees_half_an_ingest(seed_corpus, postgres_url, tmp_path)
     assert "2024-01-02-new-note" in [d.doc_id for d in PostgresStore.open(postgres_url).documents()]
 
 
+def test_an_engine_opened_before_an_ingest_answers_and_checks_through_it(seed_corpus, postgres_url, tmp_path):
+    """What an app replica does in the seconds between the CLI's commit and its swap to the new generation: its
+    searches already find the new generation's passages; a new document is cited with its own metadata, and
+    passages that were removed or changed are left out, never an error."""
+    embedder = FakeEmbedder()
+    settings = _settings(seed_corpus, tmp_path / "work", postgres_url)
+    ingest_postgres(settings, embedder)
+    engine = QuoteEngine.open(settings, embedder)
+    letter = "2023-09-14-china-un-mission-note-verbale"
+    old_text = engine.document(letter).text
+    (seed_corpus / "2024-01-02-grape-note.md").write_text(
+        "---\ntitle: A grape note\nauthor: Turpan Grape Cooperative\ndate: 2024-01-02\n---\n\n"
+        "The Turpan grape cooperative shipped seventeen tonnes of raisins to Almaty.\n"
+    )
+    (seed_corpus / f"{letter}.txt").unlink()
+    ingest_postgres(settings, embedder)
+    assert not engine.is_current()  # the app swaps in a fresh engine on its next check; until then:
+    answer = engine.ask("How many tonnes of raisins did the Turpan grape cooperative ship to Almaty?", mode="hybrid")
+    grape = [quote for quote in answer.quotes if quote.doc_id == "2024-01-02-grape-note"]
+    assert grape and grape[0].author == "Turpan Grape Cooperative" and "seventeen tonnes" in grape[0].text
+    assert all(quote.doc_id != letter for quote in answer.quotes)
+    assert engine.document("2024-01-02-grape-note").text.endswith("to Almaty.\n")
+    sentence = next(line for line in old_text.splitlines() if len(line) > 80)[:120]
+    result = engine.check(sentence)  # its only source is gone: not found, not a KeyError
+    assert result.verdict == "not_found", result
+    assert all(match.doc_id != letter for match in result.matches)
+
+
 def test_two_ingests_are_serialised_with_the_lock_message(seed_corpus, postgres_url, tmp_path):
     settings = _settings(seed_corpus, tmp_path / "work", postgres_url)
     notices = []
