@@ -249,6 +249,63 @@ def test_an_engine_opened_before_an_ingest_answers_and_checks_through_it(seed_co
     assert all(match.doc_id != letter for match in result.matches)
 
 
+#: A writer killed (SIGKILL) inside its transaction: it says INDEXING once its rows are written, then waits.
+KILLED_WRITER = """
+import sys, time
+from pathlib import Path
+from assistant.config import Settings
+from assistant.pgingest import ingest_postgres
+from tests.conftest import FakeEmbedder
+
+def progress(stage, done, total):
+    if stage == "index" and done:
+        print("INDEXING", flush=True)
+        time.sleep(120)
+
+corpus, work, url = sys.argv[1:]
+settings = Settings(corpus_dir=Path(corpus), index_dir=Path(work), model="fake-bag-of-words", threshold=0.3,
+                    reranker="none", store=url)
+ingest_postgres(settings, FakeEmbedder(), progress)
+"""
+
+
+def test_a_killed_ingest_leaves_the_store_as_it_was_and_the_next_loses_nothing(collection, postgres_url, tmp_path):
+    corpus = tmp_path / "corpus"
+    shutil.copytree(collection, corpus)
+    hidden = sorted(corpus.glob("2021-*.md"))[8:]  # half the briefings arrive later, in the killed ingest
+    for path in hidden:
+        path.rename(tmp_path / path.name)
+    settings = _settings(corpus, tmp_path / "work", postgres_url)
+    ingest_postgres(settings, FakeEmbedder())
+    reader = PostgresStore.open(postgres_url)
+    before = (reader.generation, reader.size, [d.doc_id for d in reader.documents()])
+    for path in hidden:
+        (tmp_path / path.name).rename(path)
+    writer = subprocess.Popen(
+        [sys.executable, "-c", KILLED_WRITER, str(corpus), str(tmp_path / "work"), postgres_url],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert writer.stdout.readline().strip() == "INDEXING"
+    finally:
+        writer.kill()
+        writer.wait(timeout=30)
+    after = PostgresStore.open(postgres_url)
+    assert (after.generation, after.size, [d.doc_id for d in after.documents()]) == before
+    assert reader.is_current()  # a replica has nothing to swap to
+    embedder = FakeEmbedder()
+    report = ingest_postgres(settings, embedder)
+    assert sorted(report.added) == sorted(path.stem for path in hidden)
+    assert not embedder.calls  # what the killed ingest embedded was kept (checkpoints) and reused
+    ingest(_settings(corpus, tmp_path / "embedded"), FakeEmbedder())
+    embedded, shared = Index.load(tmp_path / "embedded"), PostgresStore.open(postgres_url)
+    assert shared.size == embedded.size  # no passage lost
+    for info in embedded.documents():
+        assert shared.document_passages(info.doc_id) == embedded.document_passages(info.doc_id), info.doc_id
+
+
 def test_two_ingests_are_serialised_with_the_lock_message(seed_corpus, postgres_url, tmp_path):
     settings = _settings(seed_corpus, tmp_path / "work", postgres_url)
     notices = []
