@@ -37,6 +37,7 @@ from assistant.pgstore import (
     StoreMismatchError,
     StoreUnavailableError,
     _unreachable,
+    index_sql,
     read_meta,
     schema_sql,
     where,
@@ -45,6 +46,9 @@ from assistant.pgstore import (
 #: The advisory lock key every ingest into a store takes (pg_advisory_lock takes a bigint).
 LOCK_KEY = 0x51756F7465  # "Quote"
 WORK = "work-postgres"
+#: maintenance_work_mem for a first build's index creation: the HNSW graph of ~500,000 passages of 384
+#: numbers fits in it; a larger one is still built, more slowly, once the graph outgrows it.
+BUILD_MEMORY = "1GB"
 S = SCHEMA_NAME
 
 
@@ -186,13 +190,17 @@ def _ingest_locked(connection, settings, embedder, progress, notice, rebuild) ->
 
     t0 = time.perf_counter()
     changed = sorted(d for d in fresh if d in known)
+    first_build = meta is None or bool(reason)
     with connection.transaction():
-        if meta is None or reason:
+        if first_build:
             connection.execute(f"DROP SCHEMA IF EXISTS {S} CASCADE")
-            connection.execute(schema_sql(embedder.dimension))
+            connection.execute(schema_sql(embedder.dimension, indexes=False))
         else:
             _delete(connection, [*changed, *removed])
         _insert(connection, fresh, vectors, progress)
+        if first_build:  # the search indexes over the loaded rows, the HNSW graph built in memory
+            connection.execute(f"SET LOCAL maintenance_work_mem = '{BUILD_MEMORY}'")
+            connection.execute(index_sql())
         connection.execute(f"DELETE FROM {S}.unreadable")
         for fingerprint, why in unreadable.items():
             connection.execute(f"INSERT INTO {S}.unreadable VALUES (%s, %s)", [fingerprint, why])

@@ -76,8 +76,9 @@ def where(url: str) -> str:
     return f"PostgreSQL database '{parts.get('dbname', '')}' on {host}{port}"
 
 
-def schema_sql(dimension: int) -> str:
-    """The tables of a store whose vectors have `dimension` numbers (created by the writer)."""
+def schema_sql(dimension: int, indexes: bool = True) -> str:
+    """The tables of a store whose vectors have `dimension` numbers (created by the writer); without `indexes`,
+    the search indexes of index_sql() are left for the writer to create once the rows are in."""
     s = SCHEMA_NAME
     return f"""
     CREATE SCHEMA IF NOT EXISTS {s};
@@ -97,21 +98,30 @@ def schema_sql(dimension: int) -> str:
     );
     CREATE INDEX passages_doc ON {s}.passages (doc_id, id);
     CREATE INDEX passages_speaker ON {s}.passages (speaker);
-    CREATE INDEX passages_embedding ON {s}.passages USING hnsw (embedding vector_ip_ops)
-        WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION});
-    CREATE INDEX passages_trigrams ON {s}.passages USING gin (text gin_trgm_ops);
     CREATE TABLE {s}.postings (
         term text COLLATE "C" NOT NULL, field smallint NOT NULL, passage_id bigint NOT NULL,
-        tf integer NOT NULL, length integer NOT NULL,
-        PRIMARY KEY (term, field, passage_id) INCLUDE (tf, length)
+        tf integer NOT NULL, length integer NOT NULL
     );
-    CREATE INDEX postings_passage ON {s}.postings (passage_id);
     CREATE TABLE {s}.terms (
         term text COLLATE "C" NOT NULL, field smallint NOT NULL, df integer NOT NULL, PRIMARY KEY (term, field)
     );
     CREATE TABLE {s}.fields (field smallint PRIMARY KEY, n bigint NOT NULL, total bigint NOT NULL);
     INSERT INTO {s}.fields VALUES ({TEXT_FIELD}, 0, 0), ({CONTEXT_FIELD}, 0, 0);
     CREATE TABLE {s}.unreadable (fingerprint text PRIMARY KEY, reason text NOT NULL);
+    """ + (index_sql() if indexes else "")
+
+
+def index_sql() -> str:
+    """The search indexes: HNSW over the vectors, trigrams over the text, the postings' keys. A first build
+    creates them after loading its rows, which is several times faster than keeping them up to date row by row
+    (docs/stores.md); later ingests update them as they go."""
+    s = SCHEMA_NAME
+    return f"""
+    CREATE INDEX passages_embedding ON {s}.passages USING hnsw (embedding vector_ip_ops)
+        WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION});
+    CREATE INDEX passages_trigrams ON {s}.passages USING gin (text gin_trgm_ops);
+    ALTER TABLE {s}.postings ADD PRIMARY KEY (term, field, passage_id) INCLUDE (tf, length);
+    CREATE INDEX postings_passage ON {s}.postings (passage_id);
     """
 
 

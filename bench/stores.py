@@ -337,9 +337,7 @@ def build_postgres_dense(server, database: str, source_url: str, copies: int, ma
     with psycopg.connect(url, autocommit=True) as connection:
         register_vector(connection)
         connection.execute(f"DROP SCHEMA IF EXISTS {S} CASCADE")
-        connection.execute(schema_sql(matrix.shape[1]))
-        connection.execute(f"DROP INDEX {S}.passages_embedding")
-        connection.execute(f"DROP INDEX {S}.passages_trigrams")
+        connection.execute(schema_sql(matrix.shape[1], indexes=False))
         started = time.perf_counter()
         for copy in range(copies):
             _copy_rows(connection, documents, passages, copy, per_copy, matrix[copy * per_copy : (copy + 1) * per_copy])
