@@ -241,7 +241,7 @@ def render_markdown(results: dict) -> str:
     """The whole page."""
     parts = [_header(results), _machine(results), _commands(results), _corpus(results), _targets_table(results)]
     parts += [_ingest(results), _latency(results), _memory(results), _check(results), _briefings(results)]
-    parts += [_app(results), _kept(_peer, "peer", results), _kept(_onnx, "onnx", results)]
+    parts += [_app(results), _kept(_peer, "peer", results), _kept(_onnx, "onnx", results), _stores(results)]
     parts += [_observations(results), _contention(results)]
     return "\n\n".join(p for p in parts if p).rstrip() + "\n"
 
@@ -901,3 +901,21 @@ def _questions() -> list[str]:
     from bench.corpora import UN_QUESTIONS
 
     return UN_QUESTIONS
+
+
+def _stores(results: dict) -> str:
+    """The two stores side by side and their answers on every labelled set, as docs/stores.md and
+    docs/store_parity.md show them (their renderers, headings one level down)."""
+    from bench.store_parity import render as render_parity
+    from bench.stores import render_markdown as render_stores
+
+    data = results.get("stores")
+    if not data or "stores" not in data:
+        return ""
+    pages = [render_stores(data["stores"])] + ([render_parity(data["store_parity"])] if "store_parity" in data else [])
+    return "\n\n".join(_demoted(page).strip() for page in pages)
+
+
+def _demoted(page: str) -> str:
+    """Markdown headings one level down (a page's title becomes a section here)."""
+    return "\n".join("#" + line if line.startswith("#") else line for line in page.splitlines())

@@ -7,8 +7,10 @@ quotations at the largest size, on the latency section's index), briefings (a fr
 the 365 2021 press briefings against its model-only floor, then the labelled briefings set on that
 index, every mode), app (CLI
 cold start and, when app.py works, the Streamlit app in a browser), peer (the
-LangChain tutorial stack) and onnx (the ONNX backend). `--quick` runs a small subset
-to check that everything works; the default fits ~40 minutes on 2 cores. Built
+LangChain tutorial stack), onnx (the ONNX backend) and stores (the embedded index and PostgreSQL side
+by side at 200,000 and 2,000,000 passages, then the same answers on every labelled set: bench/stores.py
+and bench/store_parity.py, about 90 minutes more). `--quick` runs a small subset to check that
+everything works; the default without stores (`--skip stores`) fits ~40 minutes on 2 cores. Built
 indexes, corpus copies and the extra environments are cached under .bench/.
 """
 
@@ -18,6 +20,7 @@ import argparse
 import json
 import os
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -35,7 +38,7 @@ from bench.corpora import (
 )
 from bench.measure import BENCH_DIR, REPO_ROOT, BenchError, MachineLoad, log, wait_until_quiet
 
-SECTIONS = ("ingest", "reingest_all", "latency", "check", "briefings", "app", "peer", "onnx")
+SECTIONS = ("ingest", "reingest_all", "latency", "check", "briefings", "app", "peer", "onnx", "stores")
 BRIEFINGS = REPO_ROOT.parent / "shared" / "data" / "whitehouse-briefings-2021"
 BRIEFINGS_QUESTIONS = REPO_ROOT / "tests" / "data" / "briefings" / "questions.jsonl"
 DEFAULT_FILES = 646  # every third speech: ~20,000 passages, embedded in ~6 minutes here
@@ -402,6 +405,27 @@ def _onnx(ctx: dict, args) -> dict:
     )
 
 
+def _stores(ctx: dict, args) -> dict:
+    """Both stores side by side (bench/stores.py: ingest rate, ask() p50, recall@20, replica RSS at each size),
+    then the same answers on every labelled set (bench/store_parity.py); each in a child process, writing
+    docs/stores.{md,json} and docs/store_parity.{md,json}, summarised here."""
+    sizes = [str(size) for size in args.stores_sizes]
+    log(f"stores: embedded index and PostgreSQL at {', '.join(sizes)} passages")
+    commands = {
+        "stores": [sys.executable, "-m", "bench.stores", "--sizes", *sizes, "--out", str(args.out_dir / "stores.json")],
+        "store_parity": [sys.executable, "-m", "bench.store_parity", "--out-dir", str(args.out_dir)],
+    }
+    result = {"commands": {name: " ".join(["python", *command[1:]]) for name, command in commands.items()}}
+    for name, command in commands.items():
+        if name == "store_parity" and args.quick:
+            continue
+        completed = subprocess.run(command, cwd=REPO_ROOT, env=os.environ.copy())
+        if completed.returncode:
+            raise BenchError(f"{' '.join(command[1:])} exited with {completed.returncode}")
+        result[name] = json.loads((args.out_dir / f"{name}.json").read_text(encoding="utf-8"))
+    return result
+
+
 SECTION_RUNNERS = {
     "ingest": _ingest,
     "check": _check,
@@ -411,6 +435,7 @@ SECTION_RUNNERS = {
     "app": _app,
     "peer": _peer,
     "onnx": _onnx,
+    "stores": _stores,
 }
 
 
@@ -472,6 +497,11 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
         default=90,
         help="seconds to wait for other processes to go quiet before each section",
     )
+    parser.add_argument(
+        "--stores-sizes",
+        type=lambda s: [int(x) for x in s.split(",")],
+        help="passage counts for the two stores side by side (default 200000,2000000; --quick 20000)",
+    )
     parser.add_argument("--out-dir", type=Path, default=REPO_ROOT / "docs")
     parser.add_argument("--render-only", action="store_true", help="rewrite the page and plot from benchmarks.json")
     args = parser.parse_args(argv)
@@ -482,6 +512,7 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     args.sizes = args.sizes or ([2000, 20000] if args.quick else [2000, 20000, 200000])
     args.rounds = args.rounds or (2 if args.quick else 3)
     args.onnx_sample = args.onnx_sample or (500 if args.quick else 2000)
+    args.stores_sizes = args.stores_sizes or ([20000] if args.quick else [200000, 2000000])
     return args
 
 
