@@ -215,6 +215,7 @@ def _ingest_locked(connection, settings, embedder, progress, notice, rebuild) ->
                 [key, value],
             )
     connection.execute(f"ANALYZE {S}.postings")
+    connection.execute(f"ANALYZE {S}.context_postings")
     connection.execute(f"ANALYZE {S}.passages")
     timings["index"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - started
@@ -246,24 +247,35 @@ def _delete(connection, doc_ids: list[str]) -> None:
     """Remove documents with their passages and postings, taking their words out of the BM25 statistics."""
     if not doc_ids:
         return
-    ids = f"(SELECT id FROM {S}.passages WHERE doc_id = ANY(%s))"
+    ids = f"(SELECT id FROM {S}.passages WHERE doc_id = ANY(%(docs)s))"
+    groups = f"(SELECT DISTINCT context_group FROM {S}.passages WHERE doc_id = ANY(%(docs)s))"
+    gone = {"docs": doc_ids}
     connection.execute(
         f"""UPDATE {S}.terms t SET df = t.df - gone.df FROM (
-            SELECT term, field, count(*) AS df FROM {S}.postings WHERE passage_id IN {ids} GROUP BY term, field
+            SELECT term, {TEXT_FIELD} AS field, count(*) AS df FROM {S}.postings
+            WHERE passage_id IN {ids} GROUP BY term
+            UNION ALL
+            SELECT term, {CONTEXT_FIELD}, sum(passages) FROM {S}.context_postings
+            WHERE group_id IN {groups} GROUP BY term
         ) gone WHERE t.term = gone.term AND t.field = gone.field""",
-        [doc_ids],
+        gone,
     )
-    connection.execute(
-        f"""UPDATE {S}.fields f SET n = f.n - gone.n, total = f.total - gone.total FROM (
-            SELECT field, count(*) AS n, sum(length) AS total FROM (
-                SELECT DISTINCT passage_id, field, length FROM {S}.postings WHERE passage_id IN {ids}
-            ) per_passage GROUP BY field
-        ) gone WHERE f.field = gone.field""",
-        [doc_ids],
-    )
-    connection.execute(f"DELETE FROM {S}.postings WHERE passage_id IN {ids}", [doc_ids])
-    connection.execute(f"DELETE FROM {S}.documents WHERE doc_id = ANY(%s)", [doc_ids])  # passages cascade
+    for field, column in ((TEXT_FIELD, "text_length"), (CONTEXT_FIELD, "context_length")):
+        connection.execute(
+            f"""UPDATE {S}.fields f SET n = f.n - gone.n, total = f.total - gone.total FROM (
+                SELECT count(*) AS n, coalesce(sum({column}), 0) AS total FROM {S}.passages
+                WHERE doc_id = ANY(%(docs)s)) gone WHERE f.field = {field}""",
+            gone,
+        )
+    connection.execute(f"DELETE FROM {S}.postings WHERE passage_id IN {ids}", gone)
+    connection.execute(f"DELETE FROM {S}.context_postings WHERE group_id IN {groups}", gone)
+    connection.execute(f"DELETE FROM {S}.documents WHERE doc_id = ANY(%(docs)s)", gone)  # passages cascade
     connection.execute(f"DELETE FROM {S}.terms WHERE df <= 0")
+
+
+def _field_length(words: list[str]) -> int:
+    """A field's BM25 length: its words, or 1 for none (bm25s indexes an empty field as one empty token)."""
+    return len(words) or 1
 
 
 def context_of(document: Document, passage: Passage) -> str:
@@ -307,12 +319,23 @@ def _insert(connection, fresh, vectors, progress) -> None:
             ],
         )
         matrix = np.asarray(vectors[doc_id], dtype=np.float32)
+        # A context group: the passages of one speaker (their context is the same), named by its first passage.
+        group_of = {}
+        for i, passage in enumerate(passages):
+            group_of.setdefault(passage.speaker, next_id + i)
+        group_words = {group: tokens(context_of(document, passages[group - next_id])) for group in group_of.values()}
+        group_sizes = Counter(group_of[passage.speaker] for passage in passages)
+        text_words = [tokens(passage.text) for passage in passages]
         with connection.cursor() as cursor:
-            columns = 'id, doc_id, start, "end", paragraph, speaker, text, sentences, speaker_label, embedding'
+            columns = (
+                'id, doc_id, start, "end", paragraph, speaker, text, sentences, speaker_label, context_group, '
+                "text_length, context_length, embedding"
+            )
             with cursor.copy(f"COPY {S}.passages ({columns}) FROM STDIN") as copy:
                 for i, passage in enumerate(passages):
                     spans = json.dumps([[s.start, s.end] for s in passage.sentences])
                     vector = "[" + ",".join(f"{x:.9g}" for x in matrix[i].tolist()) + "]"
+                    group = group_of[passage.speaker]
                     copy.write_row(
                         [
                             next_id + i,
@@ -324,19 +347,28 @@ def _insert(connection, fresh, vectors, progress) -> None:
                             passage.text,
                             spans,
                             passage.speaker_label,
+                            group,
+                            _field_length(text_words[i]),
+                            _field_length(group_words[group]),
                             vector,
                         ]
                     )
-            with cursor.copy(f"COPY {S}.postings (term, field, passage_id, tf, length) FROM STDIN") as copy:
-                for i, passage in enumerate(passages):
-                    for field, text in ((TEXT_FIELD, passage.text), (CONTEXT_FIELD, context_of(document, passage))):
-                        words = tokens(text)
-                        length = len(words) or 1  # bm25s indexes an empty field as one empty token
-                        lengths[field][0] += 1
-                        lengths[field][1] += length
-                        for term, tf in Counter(words).items():
-                            copy.write_row([term, field, next_id + i, tf, length])
-                            df[(term, field)] += 1
+            with cursor.copy(f"COPY {S}.postings (term, passage_id, tf, length, context_group) FROM STDIN") as copy:
+                for i, (passage, words) in enumerate(zip(passages, text_words, strict=True)):
+                    length, group = _field_length(words), group_of[passage.speaker]
+                    lengths[TEXT_FIELD][0] += 1
+                    lengths[TEXT_FIELD][1] += length
+                    for term, tf in Counter(words).items():
+                        copy.write_row([term, next_id + i, tf, length, group])
+                        df[(term, TEXT_FIELD)] += 1
+            with cursor.copy(f"COPY {S}.context_postings (term, group_id, tf, length, passages) FROM STDIN") as copy:
+                for group, words in group_words.items():
+                    length, size = _field_length(words), group_sizes[group]
+                    lengths[CONTEXT_FIELD][0] += size
+                    lengths[CONTEXT_FIELD][1] += size * length
+                    for term, tf in Counter(words).items():
+                        copy.write_row([term, group, tf, length, size])
+                        df[(term, CONTEXT_FIELD)] += size
         next_id += len(passages)
         done += len(passages)
         progress("index", done, total)

@@ -7,7 +7,11 @@ Tables (in the schema SCHEMA_NAME):
 - `documents`, `passages`: what citations need, as in the embedded SQLite store; each passage has its
   unit vector in a `vector` column with an HNSW index (inner product, `vector_ip_ops`) and its text
   in a trigram index for exact phrases.
-- `postings` (term, field, passage, tf, field length), `terms` (document frequencies) and `fields`
+- `postings` (term, passage, tf, text length) for the text field, and `context_postings` for the
+  context field (who and what a passage comes from: keywords.py). Every passage of one speaker in one
+  document has the same context, so its postings are kept once per such group (`passages.context_group`,
+  the id of the group's first passage), with the group's size: a name in a briefing's title has a few
+  thousand rows, not one per passage. `terms` (document frequencies, counted in passages) and `fields`
   (passage count and total length per field): BM25 computed in SQL with the same stems, k1, b and
   context weight as the embedded bm25s index (keywords.py), not Postgres' ts_rank.
 - `meta`: the format, the embedding model and dimension, the corpus, and the generation number an
@@ -46,7 +50,7 @@ from assistant.store import (
 
 SCHEMA_NAME = "quote_assistant"
 #: Bumped when the tables change; a store of another format is refused until it is rebuilt.
-PG_FORMAT = 1
+PG_FORMAT = 2  # 2: context postings kept per speaker and document
 HNSW_M, HNSW_EF_CONSTRUCTION, EF_SEARCH = 16, 64, 100
 #: A filtered dense search over at most this many allowed passages reads them all (exact, a few ms).
 EXACT_BELOW = 20_000
@@ -94,13 +98,18 @@ def schema_sql(dimension: int, indexes: bool = True) -> str:
         id bigint PRIMARY KEY, doc_id text COLLATE "C" NOT NULL REFERENCES {s}.documents ON DELETE CASCADE,
         start integer NOT NULL, "end" integer NOT NULL, paragraph integer NOT NULL, speaker text COLLATE "C",
         text text NOT NULL, sentences text NOT NULL, speaker_label text COLLATE "C",
+        context_group bigint NOT NULL, text_length integer NOT NULL, context_length integer NOT NULL,
         embedding vector({int(dimension)}) NOT NULL
     );
     CREATE INDEX passages_doc ON {s}.passages (doc_id, id);
     CREATE INDEX passages_speaker ON {s}.passages (speaker);
     CREATE TABLE {s}.postings (
-        term text COLLATE "C" NOT NULL, field smallint NOT NULL, passage_id bigint NOT NULL,
-        tf integer NOT NULL, length integer NOT NULL
+        term text COLLATE "C" NOT NULL, passage_id bigint NOT NULL, tf integer NOT NULL, length integer NOT NULL,
+        context_group bigint NOT NULL
+    );
+    CREATE TABLE {s}.context_postings (
+        term text COLLATE "C" NOT NULL, group_id bigint NOT NULL, tf integer NOT NULL, length integer NOT NULL,
+        passages integer NOT NULL
     );
     CREATE TABLE {s}.terms (
         term text COLLATE "C" NOT NULL, field smallint NOT NULL, df integer NOT NULL, PRIMARY KEY (term, field)
@@ -120,8 +129,11 @@ def index_sql() -> str:
     CREATE INDEX passages_embedding ON {s}.passages USING hnsw (embedding vector_ip_ops)
         WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION});
     CREATE INDEX passages_trigrams ON {s}.passages USING gin (text gin_trgm_ops);
-    ALTER TABLE {s}.postings ADD PRIMARY KEY (term, field, passage_id) INCLUDE (tf, length);
+    ALTER TABLE {s}.postings ADD PRIMARY KEY (term, passage_id) INCLUDE (tf, length, context_group);
     CREATE INDEX postings_passage ON {s}.postings (passage_id);
+    ALTER TABLE {s}.context_postings ADD PRIMARY KEY (term, group_id) INCLUDE (tf, length);
+    CREATE INDEX context_postings_group ON {s}.context_postings (group_id);
+    CREATE INDEX passages_group ON {s}.passages (context_group, id);
     """
 
 
@@ -357,33 +369,65 @@ class PostgresStore:
         """BM25 as keywords.KeywordIndex scores it (bm25s, Lucene's idf): per field
         idf = ln(1 + (N - df + 0.5) / (df + 0.5)), tf part = tf / (tf + k1 (1 - b + b · length / avgdl)),
         the text field's sum plus CONTEXT_WEIGHT times the context field's; each query word counts as often
-        as it occurs."""
+        as it occurs.
+
+        The context score is computed once per context group. A passage no text posting matches scores its
+        group's context score alone, so of those only the first `depth` passages (by id, the tie order) of
+        the `depth` best groups (ties: by their first passage) can be in the top `depth`: the ranking is
+        exact while reading one row per group, not per passage."""
         stems = [stem(word.casefold()) for word in terms]
         if not stems or self._size == 0 or (allowed is not None and len(allowed) == 0):
             return []
         stats = self._field_stats()
         (n_text, avg_text), (n_context, avg_context) = stats[TEXT_FIELD], stats[CONTEXT_FIELD]
-        restrict = "AND p.passage_id = ANY(%(allowed)s)" if allowed is not None else ""
+        s = SCHEMA_NAME
+        if allowed is None:
+            groups, in_group, group_order = "", "", "c.group_id"
+            restrict_text = ""
+        else:  # the groups with an allowed passage, each ordered by its first allowed one
+            groups = f"""allowed_groups AS MATERIALIZED (
+                SELECT context_group AS group_id, min(id) AS first FROM {s}.passages
+                WHERE id = ANY(%(allowed)s) GROUP BY context_group),"""
+            in_group, group_order = "AND x.id = ANY(%(allowed)s)", "a.first"
+            restrict_text = "AND p.passage_id = ANY(%(allowed)s)"
+        join_allowed = "JOIN allowed_groups a ON a.group_id = c.group_id" if allowed is not None else ""
+        tf_part = "{0}.tf / ({0}.tf + %(k1)s * (1 - %(b)s + %(b)s * {0}.length / %(avgdl_{1})s))"
         sql = f"""
             WITH q AS (SELECT t AS term, count(*) AS times FROM unnest(%(stems)s::text[]) t GROUP BY t),
-            f (field, n, avgdl, weight) AS (VALUES
-                ({TEXT_FIELD}::smallint, %(n_text)s::float8, %(avg_text)s::float8, 1.0::float8),
-                ({CONTEXT_FIELD}::smallint, %(n_context)s::float8, %(avg_context)s::float8, %(weight)s::float8))
-            SELECT p.passage_id, sum(
-                q.times * f.weight * ln(1 + (f.n - s.df + 0.5) / (s.df + 0.5))
-                * p.tf / (p.tf + %(k1)s * (1 - %(b)s + %(b)s * p.length / f.avgdl))
-            ) AS score
-            FROM q JOIN {SCHEMA_NAME}.terms s ON s.term = q.term
-            JOIN f ON f.field = s.field
-            JOIN {SCHEMA_NAME}.postings p ON p.term = s.term AND p.field = s.field {restrict}
-            GROUP BY p.passage_id ORDER BY score DESC, p.passage_id LIMIT %(depth)s
+            weighted AS MATERIALIZED (
+                SELECT q.term, s.field, q.times * ln(1 + (n.n - s.df + 0.5) / (s.df + 0.5)) AS idf
+                FROM q JOIN {s}.terms s ON s.term = q.term
+                JOIN (VALUES ({TEXT_FIELD}::smallint, %(n_text)s::float8),
+                             ({CONTEXT_FIELD}::smallint, %(n_context)s::float8)) n (field, n) ON n.field = s.field),
+            {groups}
+            text_scores AS (
+                SELECT p.passage_id, p.context_group, sum(w.idf * {tf_part.format("p", "text")}) AS score
+                FROM weighted w JOIN {s}.postings p ON p.term = w.term
+                WHERE w.field = {TEXT_FIELD} {restrict_text}
+                GROUP BY p.passage_id, p.context_group),
+            context_scores AS (
+                SELECT g.group_id, %(weight)s * sum(w.idf * {tf_part.format("g", "context")}) AS score
+                FROM weighted w JOIN {s}.context_postings g ON g.term = w.term
+                WHERE w.field = {CONTEXT_FIELD}
+                GROUP BY g.group_id),
+            best_groups AS (
+                SELECT c.group_id, c.score FROM context_scores c {join_allowed}
+                ORDER BY c.score DESC, {group_order} LIMIT %(depth)s),
+            scored AS (
+                SELECT t.passage_id AS id, t.score + coalesce(c.score, 0) AS score
+                FROM text_scores t LEFT JOIN context_scores c ON c.group_id = t.context_group
+                UNION ALL
+                SELECT x.id, b.score FROM best_groups b CROSS JOIN LATERAL (
+                    SELECT x.id FROM {s}.passages x WHERE x.context_group = b.group_id {in_group}
+                    ORDER BY x.id LIMIT %(depth)s) x)
+            SELECT id, max(score) AS score FROM scored GROUP BY id ORDER BY score DESC, id LIMIT %(depth)s
         """
         parameters = {
             "stems": stems,
             "n_text": n_text,
-            "avg_text": avg_text,
+            "avgdl_text": avg_text,
             "n_context": n_context,
-            "avg_context": avg_context,
+            "avgdl_context": avg_context,
             "weight": CONTEXT_WEIGHT,
             "k1": BM25_K1,
             "b": BM25_B,
