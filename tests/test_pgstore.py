@@ -74,6 +74,20 @@ def both(collection, postgres_server, tmp_path_factory):
         embedded.close()
 
 
+@pytest.fixture
+def open_store():
+    """PostgresStore.open, each store closed when the test ends (an unclosed pool's threads outlive it)."""
+    opened = []
+
+    def open_(*args, **kwargs) -> PostgresStore:
+        opened.append(PostgresStore.open(*args, **kwargs))
+        return opened[-1]
+
+    yield open_
+    for store in opened:
+        store.close()
+
+
 def _same_ranking(a: list[tuple[int, float]], b: list[tuple[int, float]]) -> None:
     """The same scores in the same order; passages of equal score may come in either order (bm25s breaks ties
     by its partition, SQL by id), and at the cut-off either of them may be the one kept."""
@@ -182,7 +196,7 @@ def test_an_engine_on_either_store_gives_the_same_answers(both, collection, tmp_
     assert engines[0].check(sentence).verdict == engines[1].check(sentence).verdict
 
 
-def test_ingest_is_incremental_and_keeps_bm25_statistics_exact(seed_corpus, postgres_url, tmp_path):
+def test_ingest_is_incremental_and_keeps_bm25_statistics_exact(open_store, seed_corpus, postgres_url, tmp_path):
     embedder = FakeEmbedder()
     settings = _settings(seed_corpus, tmp_path / "work", postgres_url)
     first = ingest_postgres(settings, embedder)
@@ -196,17 +210,17 @@ def test_ingest_is_incremental_and_keeps_bm25_statistics_exact(seed_corpus, post
     assert report.added == ["2024-01-02-new-note"] and report.removed == ["2023-09-14-china-un-mission-note-verbale"]
     assert sum(embedder.calls) == 1  # only the new document's one passage was embedded
     ingest(_settings(seed_corpus, tmp_path / "embedded"), embedder)
-    embedded, shared = Index.load(tmp_path / "embedded"), PostgresStore.open(postgres_url)
+    embedded, shared = Index.load(tmp_path / "embedded"), open_store(postgres_url)
     assert shared.generation == 2 and shared.size == embedded.size
     for question in ["cotton Xinjiang traded", *QUESTIONS]:  # df, lengths and N after a removal and an addition
         _same_ranking(embedded.keyword(content_words(question), 30), shared.keyword(content_words(question), 30))
 
 
-def test_a_reader_never_sees_half_an_ingest(seed_corpus, postgres_url, tmp_path):
+def test_a_reader_never_sees_half_an_ingest(open_store, seed_corpus, postgres_url, tmp_path):
     embedder = FakeEmbedder()
     settings = _settings(seed_corpus, tmp_path / "work", postgres_url)
     ingest_postgres(settings, embedder)
-    reader = PostgresStore.open(postgres_url)
+    reader = open_store(postgres_url)
     before = [d.doc_id for d in reader.documents()]
     (seed_corpus / "2024-01-02-new-note.md").write_text("---\ntitle: New\ndate: 2024-01-02\n---\n\nA new text.\n")
     seen = []
@@ -218,7 +232,7 @@ def test_a_reader_never_sees_half_an_ingest(seed_corpus, postgres_url, tmp_path)
     ingest_postgres(settings, embedder, progress)
     assert seen and all(documents == before and current for documents, current in seen)
     assert not reader.is_current()
-    assert "2024-01-02-new-note" in [d.doc_id for d in PostgresStore.open(postgres_url).documents()]
+    assert "2024-01-02-new-note" in [d.doc_id for d in open_store(postgres_url).documents()]
 
 
 def test_an_engine_opened_before_an_ingest_answers_and_checks_through_it(seed_corpus, postgres_url, tmp_path):
@@ -269,7 +283,9 @@ ingest_postgres(settings, FakeEmbedder(), progress)
 """
 
 
-def test_a_killed_ingest_leaves_the_store_as_it_was_and_the_next_loses_nothing(collection, postgres_url, tmp_path):
+def test_a_killed_ingest_leaves_the_store_as_it_was_and_the_next_loses_nothing(
+    open_store, collection, postgres_url, tmp_path
+):
     corpus = tmp_path / "corpus"
     shutil.copytree(collection, corpus)
     hidden = sorted(corpus.glob("2021-*.md"))[8:]  # half the briefings arrive later, in the killed ingest
@@ -277,7 +293,7 @@ def test_a_killed_ingest_leaves_the_store_as_it_was_and_the_next_loses_nothing(c
         path.rename(tmp_path / path.name)
     settings = _settings(corpus, tmp_path / "work", postgres_url)
     ingest_postgres(settings, FakeEmbedder())
-    reader = PostgresStore.open(postgres_url)
+    reader = open_store(postgres_url)
     before = (reader.generation, reader.size, [d.doc_id for d in reader.documents()])
     for path in hidden:
         (tmp_path / path.name).rename(path)
@@ -292,7 +308,7 @@ def test_a_killed_ingest_leaves_the_store_as_it_was_and_the_next_loses_nothing(c
     finally:
         writer.kill()
         writer.wait(timeout=30)
-    after = PostgresStore.open(postgres_url)
+    after = open_store(postgres_url)
     assert (after.generation, after.size, [d.doc_id for d in after.documents()]) == before
     assert reader.is_current()  # a replica has nothing to swap to
     embedder = FakeEmbedder()
@@ -300,7 +316,7 @@ def test_a_killed_ingest_leaves_the_store_as_it_was_and_the_next_loses_nothing(c
     assert sorted(report.added) == sorted(path.stem for path in hidden)
     assert not embedder.calls  # what the killed ingest embedded was kept (checkpoints) and reused
     ingest(_settings(corpus, tmp_path / "embedded"), FakeEmbedder())
-    embedded, shared = Index.load(tmp_path / "embedded"), PostgresStore.open(postgres_url)
+    embedded, shared = Index.load(tmp_path / "embedded"), open_store(postgres_url)
     assert shared.size == embedded.size  # no passage lost
     for info in embedded.documents():
         assert shared.document_passages(info.doc_id) == embedded.document_passages(info.doc_id), info.doc_id
@@ -331,7 +347,7 @@ def _empty(url: str) -> str:
     return url
 
 
-def test_a_store_of_another_model_is_refused_until_rebuilt(seed_corpus, postgres_url, tmp_path):
+def test_a_store_of_another_model_is_refused_until_rebuilt(open_store, seed_corpus, postgres_url, tmp_path):
     settings = _settings(seed_corpus, tmp_path / "work", postgres_url)
     ingest_postgres(settings, FakeEmbedder())
     other = FakeEmbedder(dimension=32, name="another-model")
@@ -341,7 +357,7 @@ def test_a_store_of_another_model_is_refused_until_rebuilt(seed_corpus, postgres
         PostgresStore.open(postgres_url, "another-model", 32)
     report = ingest_postgres(settings, other, rebuild=True)
     assert report.rebuilt == "rebuild asked for"
-    assert PostgresStore.open(postgres_url, "another-model", 32).dimension == 32
+    assert open_store(postgres_url, "another-model", 32).dimension == 32
 
 
 def test_a_lost_database_is_said_and_recovered_from_without_a_restart(seed_corpus, tmp_path):
