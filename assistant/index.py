@@ -308,7 +308,7 @@ class Index:
     def known(self, terms) -> set[str]:
         return {term for term in terms if self.keywords.knows(term)}
 
-    def restricted(self, restriction: Restriction) -> np.ndarray:
+    def restricted(self, restriction: Restriction, within: np.ndarray | None = None) -> np.ndarray:
         clauses, parameters = [], []
         if restriction.doc_ids:
             clauses.append(f"p.doc_id IN ({','.join('?' * len(restriction.doc_ids))})")
@@ -330,7 +330,8 @@ class Index:
             parameters.append(restriction.date_to + "\uffff")  # a partial date ("2023") includes its whole span
         where = " AND ".join(clauses) or "1"
         rows = self.query(f"SELECT p.id FROM passages p JOIN documents d USING (doc_id) WHERE {where}", parameters)
-        return np.array(sorted(row[0] for row in rows), dtype=np.int64)
+        ids = np.array(sorted(row[0] for row in rows), dtype=np.int64)
+        return ids if within is None else np.intersect1d(ids, within)
 
     def phrase(self, phrase: str, limit: int | None = None) -> list[int]:
         """FTS5 phrase candidates; [] for a phrase FTS5 cannot read."""

@@ -556,13 +556,13 @@ class Searcher:
 
     def _allowed_ids(self, filters: Filters, phrases: tuple[str, ...]) -> np.ndarray | None:
         """Passage ids the filters and phrases allow; None when nothing restricts the search."""
-        allowed = self._filtered_ids(filters) if filters.active else None
+        containing = None
         for phrase in phrases:
-            containing = self._phrase_ids(phrase)
-            allowed = containing if allowed is None else np.intersect1d(allowed, containing)
-        return allowed
+            ids = self._phrase_ids(phrase)
+            containing = ids if containing is None else np.intersect1d(containing, ids)
+        return self._filtered_ids(filters, containing) if filters.active else containing
 
-    def _filtered_ids(self, filters: Filters) -> np.ndarray:
+    def _filtered_ids(self, filters: Filters, within: np.ndarray | None = None) -> np.ndarray:
         people = filters.people
         restriction = Restriction(
             doc_ids=filters.doc_ids,
@@ -573,7 +573,7 @@ class Searcher:
             date_from=filters.date_from,
             date_to=filters.date_to,
         )
-        return self.store.restricted(restriction)
+        return self.store.restricted(restriction, within)
 
     def _phrase_ids(self, phrase: str) -> np.ndarray:
         """Passages containing the phrase exactly, ignoring case (the store's full-text index finds candidates,

@@ -129,8 +129,10 @@ class Store(Protocol):
     def known(self, terms: Sequence[str]) -> set[str]:
         """Which of these content words some passage's text or context holds (by stem)."""
 
-    def restricted(self, restriction: Restriction) -> np.ndarray:
-        """The sorted ids of the passages a restriction allows."""
+    def restricted(self, restriction: Restriction, within: np.ndarray | None = None) -> np.ndarray:
+        """The sorted ids of the passages a restriction allows (among `within`, when given), for `dense` and
+        `keyword`; `len()` of it is 0 when none is. A shared store may give, instead of many ids, an object
+        that only its own `dense` and `keyword` read (pgstore.Predicate)."""
 
     def phrase(self, phrase: str, limit: int | None = None) -> list[int]:
         """Ids of passages that may hold the phrase (full-text candidates, sorted; at most `limit`). The caller

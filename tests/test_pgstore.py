@@ -159,6 +159,41 @@ def test_filters_and_phrases_select_the_same_passages(both):
         assert exact <= found  # candidates: the searcher checks the text
 
 
+def test_a_broad_restriction_is_applied_inside_the_queries_with_the_same_results(both, monkeypatch):
+    """Over EXACT_BELOW allowed passages the store does not list their ids (seconds at 2,000,000 passages):
+    it gives a Predicate that dense and keyword apply in SQL. The same passages, the same BM25 ranking."""
+    embedded, shared, embedder = both
+    people = embedded.people()
+    psaki = next(name for name in people if "Psaki" in name)
+    restrictions = [
+        Restriction(authors=(psaki,), speakers=people[psaki]),
+        Restriction(date_from="2021-03-05", date_to="2021-03"),
+        Restriction(authors=(psaki,), speakers=people[psaki], date_from="2021-03-05"),
+    ]
+    monkeypatch.setattr(pgstore, "EXACT_BELOW", 50)
+    for restriction in restrictions:
+        allowed = embedded.restricted(restriction)
+        predicate = shared.restricted(restriction)
+        assert isinstance(predicate, pgstore.Predicate) and len(allowed) > 50 and len(predicate) > 0
+        every_third = np.arange(0, embedded.size, 3)
+        within = shared.restricted(restriction, within=every_third)
+        assert np.array_equal(within, np.intersect1d(allowed, every_third))
+        assert np.array_equal(within, embedded.restricted(restriction, within=every_third))
+        for question in QUESTIONS:
+            terms = content_words(question)
+            _same_ranking(embedded.keyword(terms, 30, allowed), shared.keyword(terms, 30, predicate))
+            query = embedder.encode_queries([question])[0]
+            exact = allowed[np.argsort(-(embedded.matrix[allowed] @ query))][:10]
+            found = shared.dense(query, 10, predicate)  # a small store: exact (equal scores in either order)
+            assert set(found) <= set(allowed.tolist())
+            assert np.allclose(embedded.matrix[found] @ query, embedded.matrix[exact] @ query, atol=1e-6)
+            with monkeypatch.context() as patch:  # a larger one: the HNSW index, scanned iteratively
+                patch.setitem(shared._meta, "index_kind", "hnsw")
+                found = shared.dense(query, 10, predicate)
+            assert len(found) == 10 and set(found) <= set(allowed.tolist())
+            assert len(set(found) & set(exact.tolist())) >= 7
+
+
 def test_dense_search_finds_the_exact_neighbours_and_a_tight_filter_still_returns_k(both, monkeypatch):
     embedded, shared, embedder = both
     assert shared.manifest["index_kind"] == "flat"  # exact up to 50,000 passages, as the embedded index
