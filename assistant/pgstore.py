@@ -20,8 +20,8 @@ Tables (in the schema SCHEMA_NAME):
 
 HNSW parameters: m = 16 and ef_construction = 64 are pgvector's defaults, a build about 2× faster than
 the embedded FAISS index's M = 32 / 80. ef_search is what buys recall: on the 64,649 real e5 vectors of the
-2021 briefings, recall@20 against exact search for the 123 labelled questions was 0.919 at ef_search 100
-(2.3 ms), 0.952 at 200, 0.975 at 400 (5.3 ms) and 0.986 at 800 (8.7 ms), so EF_SEARCH is 800 (docs/stores.md).
+2021 briefings, recall@20 against exact search for the 123 labelled questions was 0.921 at ef_search 100
+(2.4 ms), 0.955 at 200, 0.979 at 400 (5.3 ms) and 0.988 at 800 (9.8 ms), so EF_SEARCH is 800 (docs/ef_sweep.md).
 ef_search is set to max(EF_SEARCH, depth) in every transaction (`SET LOCAL`), so a connection pool cannot
 lose it. A filtered
 search over at most EXACT_BELOW allowed passages is exact; over more, it uses pgvector's iterative index

@@ -912,7 +912,10 @@ def _stores(results: dict) -> str:
     data = results.get("stores")
     if not data or "stores" not in data:
         return ""
+    from bench.ef_sweep import render as render_sweep
+
     pages = [render_stores(data["stores"])] + ([render_parity(data["store_parity"])] if "store_parity" in data else [])
+    pages += [render_sweep(data["ef_sweep"])] if "ef_sweep" in data else []
     return "\n\n".join(_demoted(page).strip() for page in pages)
 
 

@@ -407,17 +407,19 @@ def _onnx(ctx: dict, args) -> dict:
 
 def _stores(ctx: dict, args) -> dict:
     """Both stores side by side (bench/stores.py: ingest rate, ask() p50, recall@20, replica RSS at each size),
-    then the same answers on every labelled set (bench/store_parity.py); each in a child process, writing
-    docs/stores.{md,json} and docs/store_parity.{md,json}, summarised here."""
+    then the same answers on every labelled set (bench/store_parity.py) and PostgreSQL's recall by ef_search
+    on real vectors (bench/ef_sweep.py); each in a child process, writing docs/stores.{md,json},
+    docs/store_parity.{md,json} and docs/ef_sweep.{md,json}, shown in benchmarks.md."""
     sizes = [str(size) for size in args.stores_sizes]
     log(f"stores: embedded index and PostgreSQL at {', '.join(sizes)} passages")
     commands = {
         "stores": [sys.executable, "-m", "bench.stores", "--sizes", *sizes, "--out", str(args.out_dir / "stores.json")],
         "store_parity": [sys.executable, "-m", "bench.store_parity", "--out-dir", str(args.out_dir)],
+        "ef_sweep": [sys.executable, "-m", "bench.ef_sweep", "--out-dir", str(args.out_dir)],
     }
     result = {"commands": {name: " ".join(["python", *command[1:]]) for name, command in commands.items()}}
     for name, command in commands.items():
-        if name == "store_parity" and args.quick:
+        if name != "stores" and args.quick:
             continue
         completed = subprocess.run(command, cwd=REPO_ROOT, env=os.environ.copy())
         if completed.returncode:

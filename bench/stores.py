@@ -794,7 +794,9 @@ def _notes(results: dict) -> list[str]:
         f"{questions.get('timing')} for timing, {questions.get('rounds_reranked')} rounds reranked, 1 round hybrid).",
         "- Recall@20: `store.dense(q, 20)` against exact top 20 over every vector (numpy for the embedded index; "
         "`ORDER BY (embedding <#> q) + 0` for PostgreSQL). Near-duplicate copies make this harder than real data: "
-        "the exact top 20 is often a cluster of copies of a few passages whose scores differ by ~0.005.",
+        "the exact top 20 is often a cluster of copies of a few passages whose scores differ by ~0.005. "
+        "PostgreSQL's recall on the real, distinct vectors alone, by ef_search: docs/ef_sweep.md "
+        "(`python -m bench.ef_sweep`).",
         "- Replica RSS: VmRSS of a child process that opened the engine (model, reranker, store) and answered the "
         "timing questions; the PostgreSQL server's own memory is not in it.",
         f"- PostgreSQL: the local server of assistant/localpg.py, settings as shipped ({server}).",
