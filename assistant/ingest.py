@@ -55,6 +55,7 @@ from assistant.index import (
 )
 from assistant.keywords import KeywordIndex, fts_text
 from assistant.passages import Passage, passages_for
+from assistant.store import document_row
 
 #: Fresh passages are embedded in batches of at least this many, then saved per document.
 CHECKPOINT_PASSAGES = 4096  # ~20 s of embedding: batches sorted by length across documents stay efficient
@@ -444,30 +445,9 @@ def _reuse(old: Index, source: SourceFile) -> tuple[Document, list[Passage], np.
 
 
 def _insert_document(connection: sqlite3.Connection, document: Document, passages: list[Passage], first: int):
-    meta = document.metadata
     connection.execute(
         "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        (
-            document.doc_id,
-            str(document.path),
-            document.format,
-            document.sha256,
-            document.fingerprint,
-            document.body_start,
-            document.text,
-            meta.title,
-            meta.citation_title,
-            meta.author,
-            meta.speaker,
-            meta.kind,
-            meta.date,
-            meta.place,
-            meta.reference,
-            meta.url,
-            meta.published_time,
-            first,
-            len(passages),
-        ),
+        document_row(document, first, len(passages)),
     )
     connection.executemany(
         "INSERT INTO passages VALUES (?,?,?,?,?,?,?,?,?)",

@@ -42,6 +42,7 @@ from assistant.pgstore import (
     schema_sql,
     where,
 )
+from assistant.store import document_row
 
 #: The advisory lock key every ingest into a store takes (pg_advisory_lock takes a bigint).
 LOCK_KEY = 0x51756F7465  # "Quote"
@@ -293,30 +294,9 @@ def _insert(connection, fresh, vectors, progress) -> None:
     total = sum(len(passages) for _, passages in fresh.values())
     done = 0
     for doc_id, (document, passages) in fresh.items():
-        meta = document.metadata
         connection.execute(
             f"INSERT INTO {S}.documents VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
-            [
-                doc_id,
-                str(document.path),
-                document.format,
-                document.sha256,
-                document.fingerprint,
-                document.body_start,
-                document.text,
-                meta.title,
-                meta.citation_title,
-                meta.author,
-                meta.speaker,
-                meta.kind,
-                meta.date,
-                meta.place,
-                meta.reference,
-                meta.url,
-                meta.published_time,
-                next_id,
-                len(passages),
-            ],
+            document_row(document, next_id, len(passages)),
         )
         matrix = np.asarray(vectors[doc_id], dtype=np.float32)
         # A context group: the passages of one speaker (their context is the same), named by its first passage.

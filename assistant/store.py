@@ -18,7 +18,7 @@ from typing import Protocol
 
 import numpy as np
 
-from assistant.corpus import Metadata
+from assistant.corpus import Document, Metadata
 from assistant.passages import Passage, Span
 
 #: The columns passage_from_row and document_from_row read, in order (the same in every store's SQL).
@@ -147,6 +147,32 @@ def passage_from_row(row: tuple) -> Passage:
     _, doc_id, start, end, paragraph, speaker, text, sentences, label = row
     spans = tuple(Span(a, b) for a, b in json.loads(sentences))
     return Passage(doc_id, start, end, paragraph, speaker, text, spans, label)
+
+
+def document_row(document: Document, first_passage: int, passage_count: int) -> tuple:
+    """A document as both stores' writers insert it: the documents table's columns in table order."""
+    meta = document.metadata
+    return (
+        document.doc_id,
+        str(document.path),
+        document.format,
+        document.sha256,
+        document.fingerprint,
+        document.body_start,
+        document.text,
+        meta.title,
+        meta.citation_title,
+        meta.author,
+        meta.speaker,
+        meta.kind,
+        meta.date,
+        meta.place,
+        meta.reference,
+        meta.url,
+        meta.published_time,
+        first_passage,
+        passage_count,
+    )
 
 
 def document_from_row(row: tuple) -> DocumentInfo:
