@@ -69,21 +69,11 @@ TARGETS = {
 # --- the base corpus and its real vectors ---
 
 
-def _writer():
-    """The embedded index's writer module (ingest, is_stale, _build_faiss): assistant.ingest, or
-    assistant.index before the writer moved out of it."""
-    try:
-        from assistant import ingest as writer
-    except ImportError:
-        from assistant import index as writer
-    return writer
-
-
 def base_corpus(work: Path) -> tuple[Path, Path]:
     """The briefings copied under work/ and indexed once with the real model: (corpus, index)."""
     from assistant.config import Settings
+    from assistant.ingest import ingest, is_stale
 
-    ingest, is_stale = _writer().ingest, _writer().is_stale
     if not BRIEFINGS.is_dir():
         raise BenchError(f"no briefings at {BRIEFINGS}")
     corpus, index = work / "corpora" / "briefings", work / "base-index"
@@ -389,13 +379,15 @@ def _copy_rows(connection, documents, passages, copy: int, per_copy: int, vector
 
 
 def build_faiss_dense(matrix: np.ndarray, path: Path) -> dict:
-    """The embedded index's HNSW FAISS index (index._build_faiss, its parameters) over `matrix`, saved."""
+    """The embedded index's HNSW FAISS index (ingest._build_faiss, its parameters) over `matrix`, saved."""
     import faiss
 
     if path.is_file() and faiss.read_index(str(path), faiss.IO_FLAG_MMAP).ntotal == len(matrix):
         return {"passages": len(matrix), "reused": True, **json.loads(path.with_suffix(".json").read_text())}
     started = time.perf_counter()
-    index = _writer()._build_faiss(matrix, "hnsw")  # the embedded index's own HNSW build and parameters
+    from assistant.ingest import _build_faiss
+
+    index = _build_faiss(matrix, "hnsw")  # the embedded index's own HNSW build and parameters
     seconds = round(time.perf_counter() - started, 1)
     faiss.write_index(index, str(path))
     path.with_suffix(".json").write_text(json.dumps({"seconds": {"hnsw": seconds}}))
