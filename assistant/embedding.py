@@ -201,9 +201,7 @@ def export_onnx(model: str, backend: str, cache: Path) -> tuple[Path, str]:
             _export_float(model, folder)
         if backend.startswith("onnx-int8-"):
             config = backend.removeprefix("onnx-int8-")
-            file_name = f"onnx/model_qint8_{config}.onnx"
-            if not (folder / file_name).is_file():
-                _export_int8(folder, config, file_name)
+            file_name = _int8_file(folder, config) or _export_int8(folder, config)
     except EmbeddingError:
         raise
     except Exception as error:  # optimum/onnx raise many kinds; the user needs the one message
@@ -229,7 +227,17 @@ def _export_float(model: str, folder: Path) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _export_int8(folder: Path, config: str, file_name: str) -> None:
+def _int8_file(folder: Path, config: str) -> str | None:
+    """The int8 export for `config` in `folder`, if there is one. Its name depends on the quantisation type
+    the config uses: `onnx/model_qint8_avx512_vnni.onnx` (signed weights), `onnx/model_quint8_avx2.onnx`."""
+    for file_name in (f"onnx/model_qint8_{config}.onnx", f"onnx/model_quint8_{config}.onnx"):
+        if (folder / file_name).is_file():
+            return file_name
+    return None
+
+
+def _export_int8(folder: Path, config: str) -> str:
+    """Quantise folder's float export for `config` beside it; returns the new file's name (_int8_file)."""
     from sentence_transformers import SentenceTransformer, export_dynamic_quantized_onnx_model
 
     staging = folder.with_name(f"{folder.name}.tmp-{uuid.uuid4().hex[:8]}")
@@ -237,7 +245,11 @@ def _export_int8(folder: Path, config: str, file_name: str) -> None:
         shutil.copytree(folder, staging)
         onnx_model = SentenceTransformer(str(staging), device="cpu", backend="onnx")
         export_dynamic_quantized_onnx_model(onnx_model, config, str(staging))
+        file_name = _int8_file(staging, config)
+        if file_name is None:
+            raise EmbeddingError(f"The int8 export for {config} wrote no onnx/model_*int8_{config}.onnx.")
         os.replace(staging / file_name, folder / file_name)
+        return file_name
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.config import Settings
+from assistant.config import Settings, model_for
 from assistant.embedding import SentenceTransformerEmbedder, export_onnx, int8_config, resolve_backend
 from assistant.errors import EmbeddingError
 from assistant.index import Index
@@ -88,3 +88,20 @@ def test_int8_onnx_vectors_agree_with_the_shipped_model(tmp_path) -> None:
     assert len(made) == (2 if int8.backend.startswith("onnx-int8") else 1), made
     again = SentenceTransformerEmbedder(Settings().model, backend="auto", cache=tmp_path)
     assert np.array_equal(again.encode(texts), vectors), "the cached export is reused, not redone"
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("config", ["avx2", "avx512_vnni", "arm64"])
+def test_every_int8_config_exports_a_model_the_embedder_loads(tmp_path, config) -> None:
+    # avx2's export is named model_quint8_avx2.onnx (unsigned weights), the others model_qint8_*: a machine
+    # without AVX-512 could not build an index when only the second name was looked for.
+    minilm = model_for("all-MiniLM-L6-v2")
+    folder, file_name = export_onnx(minilm, f"onnx-int8-{config}", tmp_path)
+    assert (folder / file_name).is_file() and config in file_name
+    texts = ["Which organizations launched the event on Xinjiang?", "What is the capital of Australia?"]
+    reference = SentenceTransformerEmbedder(minilm, backend="torch").encode(texts)
+    from sentence_transformers import SentenceTransformer
+
+    exported = SentenceTransformer(str(folder), device="cpu", backend="onnx", model_kwargs={"file_name": file_name})
+    vectors = exported.encode(texts, normalize_embeddings=True)
+    assert (np.sum(vectors * reference, axis=1) > 0.95).all()
