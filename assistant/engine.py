@@ -28,6 +28,7 @@ from assistant.search import (
     SearchResult,
     by_named,
     is_follow_up,
+    is_quotation,
     parse_question,
 )
 from assistant.steering import Steerer, Steering, asks_about_reporters
@@ -316,11 +317,24 @@ class QuoteEngine:
         steering = self.steerer.read(parsed.text) if steer else Steering()
         steered = _with_steering(filters or Filters(), steering)
         search = partial(self.searcher.search, top_k=top_k, mode=mode, reporters=self._reporters(parsed.text, steering))
-        if steered is None:
-            result = search(searched, filters=filters)
-            restricted_to = note = None
-        else:
-            result, restricted_to, note = self._steered_search(search, steering, steered, searched, previous, filters)
+
+        def run(question: Question) -> tuple[SearchResult, str | None, str | None]:
+            if steered is None:
+                return search(question, filters=filters), None, None
+            return self._steered_search(search, steering, steered, question, previous, filters)
+
+        result, restricted_to, note = run(searched)
+        if not result.hits and any(is_quotation(phrase) for phrase in searched.phrases):
+            # A quotation remembered with a word or two wrong holds no exact phrase: its closest passages are
+            # what the reader is looking for (claims set: 8 of 8 near-quotes found nothing). A short phrase
+            # ("genocide convention") stays a constraint: that nothing holds it is the answer.
+            result, restricted_to, loose_note = run(replace(searched, phrases=()))
+            quoted = ", ".join(f'"{phrase}"' for phrase in searched.phrases)
+            inexact = (
+                f"No passage holds the exact words {quoted}, so they were searched for as words; "
+                "check a quotation to see what differs."
+            )
+            note = f"{inexact} {loose_note}" if loose_note else inexact
         if steering.unplaced:
             unplaced = (
                 f"No document in the collection is from {steering.unplaced}, so that date was searched for as words."

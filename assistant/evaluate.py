@@ -43,7 +43,8 @@ class LabelledQuestion:
 
 
 def load_labelled(path: Path) -> list[LabelledQuestion]:
-    """Read JSON lines with question, doc_id and answer (null for unanswerable). Raises QuestionError."""
+    """Read JSON lines with question (or claim: a statement typed in instead), doc_id and answer (null for
+    unanswerable). Raises QuestionError."""
     questions = []
     for number, line in enumerate(_read_lines(path), start=1):
         if not line.strip():
@@ -53,14 +54,16 @@ def load_labelled(path: Path) -> list[LabelledQuestion]:
             questions.append(
                 LabelledQuestion(
                     str(row.get("id", number)),
-                    row["question"],
+                    row["question"] if "question" in row else row["claim"],
                     row.get("doc_id"),
                     row.get("answer"),
                     row.get("speaker"),
                 )
             )
         except (ValueError, KeyError, TypeError) as error:
-            raise QuestionError(f"{path}, line {number}: needs 'question', 'doc_id' and 'answer'") from error
+            raise QuestionError(
+                f"{path}, line {number}: needs 'question' (or 'claim'), 'doc_id' and 'answer'"
+            ) from error
     return questions
 
 

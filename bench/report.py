@@ -241,7 +241,8 @@ def render_markdown(results: dict) -> str:
     """The whole page."""
     parts = [_header(results), _machine(results), _commands(results), _corpus(results), _targets_table(results)]
     parts += [_ingest(results), _latency(results), _memory(results), _check(results), _briefings(results)]
-    parts += [_app(results), _kept(_peer, "peer", results), _kept(_onnx, "onnx", results), _stores(results)]
+    parts += [_readers(results), _app(results), _kept(_peer, "peer", results), _kept(_onnx, "onnx", results)]
+    parts += [_stores(results)]
     parts += [_observations(results), _contention(results)]
     return "\n\n".join(p for p in parts if p).rstrip() + "\n"
 
@@ -901,6 +902,16 @@ def _questions() -> list[str]:
     from bench.corpora import UN_QUESTIONS
 
     return UN_QUESTIONS
+
+
+def _readers(results: dict) -> str:
+    """The question–sentence models side by side, as docs/readers.md shows them (headings one level down)."""
+    from bench.readers import render
+
+    data = results.get("readers")
+    if not data or "readers" not in data:
+        return ""
+    return _demoted(render(data["readers"])).strip()
 
 
 def _stores(results: dict) -> str:

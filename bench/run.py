@@ -38,7 +38,7 @@ from bench.corpora import (
 )
 from bench.measure import BENCH_DIR, REPO_ROOT, BenchError, MachineLoad, log, wait_until_quiet
 
-SECTIONS = ("ingest", "reingest_all", "latency", "check", "briefings", "app", "peer", "onnx", "stores")
+SECTIONS = ("ingest", "reingest_all", "latency", "check", "briefings", "readers", "app", "peer", "onnx", "stores")
 BRIEFINGS = REPO_ROOT.parent / "shared" / "data" / "whitehouse-briefings-2021"
 BRIEFINGS_QUESTIONS = REPO_ROOT / "tests" / "data" / "briefings" / "questions.jsonl"
 DEFAULT_FILES = 646  # every third speech: ~20,000 passages, embedded in ~6 minutes here
@@ -405,6 +405,22 @@ def _onnx(ctx: dict, args) -> dict:
     )
 
 
+def _readers(ctx: dict, args) -> dict:
+    """The previous and the shipped question–sentence model on every labelled set, the claims set included
+    (bench/readers.py, in a child process, writing docs/readers.{md,json}; with the whole briefings year unless
+    --quick), shown in benchmarks.md."""
+    command = [sys.executable, "-m", "bench.readers", "--out-dir", str(args.out_dir)]
+    command += [] if args.quick else ["--full-year"]
+    log("readers: the previous and the shipped question–sentence model on every labelled set")
+    completed = subprocess.run(command, cwd=REPO_ROOT, env=os.environ.copy())
+    if completed.returncode:
+        raise BenchError(f"{' '.join(command[1:])} exited with {completed.returncode}")
+    return {
+        "command": " ".join(["python", *command[1:]]),
+        "readers": json.loads((args.out_dir / "readers.json").read_text(encoding="utf-8")),
+    }
+
+
 def _stores(ctx: dict, args) -> dict:
     """Both stores side by side (bench/stores.py: ingest rate, ask() p50, recall@20, replica RSS at each size),
     then the same answers on every labelled set (bench/store_parity.py) and PostgreSQL's recall by ef_search
@@ -437,6 +453,7 @@ SECTION_RUNNERS = {
     "app": _app,
     "peer": _peer,
     "onnx": _onnx,
+    "readers": _readers,
     "stores": _stores,
 }
 

@@ -7,11 +7,14 @@ import pytest
 from assistant.errors import QuestionError
 from assistant.passages import Passage, Span
 from assistant.search import (
+    STATEMENT_WEIGHT,
     Filters,
     best_sentences,
     calibrate_threshold,
     contextualize,
     is_follow_up,
+    is_quotation,
+    is_statement,
     parse_question,
 )
 
@@ -63,6 +66,24 @@ def test_only_a_question_that_needs_the_previous_one_is_a_follow_up(question: st
     assert is_follow_up(question) is follows
 
 
+@pytest.mark.parametrize(
+    ("text", "stated"),
+    [
+        ("China said the Xinjiang issues are about counter-terrorism", True),
+        ('"Any rumour or disinformation about Xinjiang will quickly fall apart."', True),
+        ("Long-term unemployment fell by 431,000 in May.", True),
+        ("Nearly 100 countries backing China's Xinjiang policy", True),
+        ("What did Psaki say about the Child Tax Credit in May 2021?", False),
+        ("Did the mission call the event anti-China", False),  # a question without its question mark
+        ("Tell me what the note says about terrorism", False),
+        ("Xinjiang terrorism", False),  # too short to be a claim: a keyword search
+        ("新疆问题的实质是什么？", False),
+    ],
+)
+def test_a_statement_is_told_from_a_question(text: str, stated: bool) -> None:
+    assert is_statement(text) is stated
+
+
 def test_a_sequence_of_questions_is_read_as_follow_ups_only_where_one_needs_the_last(fake_engine):
     """The issue's sequence: the first question is never a follow-up, 'Why did X ...' stands alone, 'Why?' does not."""
     first = fake_engine.ask("What did Zhao Lijian say about the NGOs in July 2022?")
@@ -88,6 +109,30 @@ def test_a_phrase_that_occurs_nowhere_is_not_answered(fake_engine):
     answer = fake_engine.ask('Did they say "genocide convention"?')
     assert not answer.answered and answer.quotes == []
     assert answer.message == 'No passage contains the exact phrase "genocide convention".'
+
+
+def test_a_quotation_remembered_with_a_word_wrong_finds_its_closest_passage_and_says_it_is_not_exact(fake_engine):
+    # The press conference says: "these countries made a series of demands asking for “unfettered access” of the visit"
+    misquoted = '"These countries made many demands asking for unfettered access during the visit."'
+    answer = fake_engine.ask(misquoted, top_k=3)
+    assert answer.quotes and answer.quotes[0].doc_id == PRESS and "“unfettered access”" in answer.quotes[0].text
+    assert answer.restriction_note.startswith('No passage holds the exact words "These countries made many demands')
+    assert "check a quotation" in answer.restriction_note
+
+
+def test_a_short_quoted_phrase_stays_a_constraint_and_a_long_one_is_a_quotation():
+    assert not is_quotation("genocide convention") and not is_quotation("unfettered access")
+    assert is_quotation("any rumour or disinformation about Xinjiang")
+
+
+@pytest.mark.integration
+def test_a_statement_weighs_the_hybrid_score_more_beside_the_model(real_engine, monkeypatch):
+    """A claim is reranked with STATEMENT_WEIGHT times the hybrid weight; a question with the plain weight."""
+    searcher, weights = real_engine.searcher, []
+    monkeypatch.setattr(searcher, "_rerank", lambda *args: weights.append(args[-1]) or [])
+    real_engine.ask("China said the Xinjiang issues are about counter-terrorism")
+    real_engine.ask("What did China say the Xinjiang issues are about?")
+    assert weights == [searcher._hybrid_weight * STATEMENT_WEIGHT, searcher._hybrid_weight]
 
 
 def test_filters_restrict_documents_people_and_dates(fake_engine):

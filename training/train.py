@@ -29,6 +29,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import torch  # noqa: E402
 
 from assistant.pairs import MAX_TOKENS, encode_pairs, pair_tokenizer  # noqa: E402
+from training.briefings import briefing_groups  # noqa: E402
 from training.data import build  # noqa: E402
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "qa-train"
@@ -45,6 +46,8 @@ RECIPE = (
     "epochs",
     "max_steps",
     "context",
+    "briefings",
+    "replay_groups",
 )
 log = logging.getLogger("train")
 
@@ -70,6 +73,17 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="'previous': the model also reads the sentence before each one (assistant/pairs.py)",
     )
     parser.add_argument("--base", type=Path, default=None, help="base model folder (default: the bundled MiniLM)")
+    parser.add_argument(
+        "--briefings",
+        default="",
+        help="a folder of press-briefing transcripts: add their weakly labelled exchanges (training/briefings.py)",
+    )
+    parser.add_argument(
+        "--replay-groups",
+        type=int,
+        default=0,
+        help="train on this many qa-train groups, sampled evenly from every set (0: all); for a second stage",
+    )
     parser.add_argument("--device", default="cpu", help="torch device: cpu (the reproducible recipe) or cuda")
     return parser.parse_args(argv)
 
@@ -90,6 +104,11 @@ def main(argv=None) -> None:
     torch.backends.cuda.matmul.allow_tf32 = False  # keep a GPU run's arithmetic close to the CPU recipe's
 
     splits = build(args.data, args.seed, args.squad_questions, args.medquad_questions)
+    if args.replay_groups:
+        splits.train = replay(splits.train, args.replay_groups, random.Random(args.seed))
+    if args.briefings:
+        for group in briefing_groups(Path(args.briefings), random.Random(args.seed)):
+            splits.add(group)
     pairs = [
         (g.question, s, y, g.context_of(i))
         for groups in splits.train.values()
@@ -159,6 +178,15 @@ def main(argv=None) -> None:
     log.info(
         "done: %d steps in %.1f min (this run; see the log for earlier resumed runs)", steps, (time.time() - began) / 60
     )
+
+
+def replay(train: dict[str, list], total: int, rng: random.Random) -> dict[str, list]:
+    """`total` training groups drawn from every set in proportion to its size: what a second stage
+    replays of the first stage's data so that it keeps what that taught."""
+    size = sum(len(groups) for groups in train.values())
+    return {
+        name: rng.sample(groups, min(len(groups), round(total * len(groups) / size))) for name, groups in train.items()
+    }
 
 
 def seed_everything(seed: int) -> None:
