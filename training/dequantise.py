@@ -32,7 +32,7 @@ QUESTIONS = [
     "When is the event scheduled?",
     "What is China's position on the assessment?",
 ]
-SEEDS = Path("/work/shared/seeds")
+SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
 
 
 def dequantised_weights(onnx_path: Path) -> dict[str, np.ndarray]:
