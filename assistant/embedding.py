@@ -4,7 +4,8 @@ The model runs on one of sentence-transformers' backends:
 
 - ``onnx-int8`` (the default where the CPU has a matching int8 instruction set): the model
   exported to ONNX on this machine the first time it is needed, then dynamically quantised to
-  int8 for the CPU's widest integer instructions (avx512_vnni, avx512, avx2 or arm64). On the
+  int8 in one format for every x86 CPU with AVX2 (the "avx2" config; arm64 its own), so the same text
+  gets the same vector on every machine. On the
   benchmark machine it embeds more than twice as fast as torch with the same top-1 on the
   labelled questions (docs/benchmarks.md).
 - ``onnx``: the same export without quantisation.
@@ -67,16 +68,19 @@ class Embedder(Protocol):
 
 
 def int8_config(flags: set[str] | None = None, machine: str | None = None) -> str | None:
-    """The sentence-transformers int8 quantisation config for this CPU, or None when it has none."""
+    """The sentence-transformers int8 quantisation config for this CPU, or None when it has none.
+
+    One config for every x86 CPU with AVX2, AVX-512 or not: "avx2" (unsigned 8-bit weights and activations,
+    integer arithmetic that is exact on every such CPU). Before, an AVX-512 VNNI machine quantised with signed
+    weights, so the same corpus got other vectors there (the briefings' top-1 moved by 4 questions of 104), and
+    an index or a shared store built on one machine was stale or mixed on another.
+    """
     machine = (machine or platform.machine()).lower()
     if machine in ("arm64", "aarch64"):
         return "arm64"
     if flags is None:
         flags = _cpu_flags()
-    for flag, config in (("avx512_vnni", "avx512_vnni"), ("avx512f", "avx512"), ("avx2", "avx2")):
-        if flag in flags:
-            return config
-    return None
+    return "avx2" if "avx2" in flags else None
 
 
 def resolve_backend(requested: str) -> str:

@@ -7,8 +7,8 @@ reranked order and for hybrid without a model (the baseline a model must beat). 
 seeds plus its 23 briefings; the held-out claims (tests/data/claims-heldout, written blind after the statement
 rule was fitted on the first) over the UN held-out speeches plus its 14 briefings.
 
-    python -m bench.readers        # previous (models/qa-reranker at PREVIOUS_READER, from git) and shipped
-    python -m bench.readers --readers previous=git:COMMIT shipped=models/qa-reranker
+    python -m bench.readers        # the shipped model, reading statements as questions and as statements
+    python -m bench.readers --readers previous=git:COMMIT shipped=models/qa-reranker   # a past model from git
     python -m bench.readers --readers "questions-only=models/qa-reranker@1"   # statements weighted as questions
     python -m bench.readers --full-year   # plus the whole 2021 briefings year (about 30 min more)
 
@@ -23,6 +23,7 @@ import io
 import json
 import shutil
 import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -38,9 +39,9 @@ READER_SETS = {
     "claims held out (UN speeches and 14 briefings)": ("claims-heldout", CLAIMS_HELD_OUT, None),
 }
 HELD_OUT_SETS = HELD_OUT | {"claims held out (UN speeches and 14 briefings)"}
-#: The commit whose models/qa-reranker was shipped before the in-domain model (git history keeps every version).
-PREVIOUS_READER = "18b47c62465b185986f0c21005da7242967f6886"
-DEFAULT_READERS = {"previous": f"git:{PREVIOUS_READER}", "shipped": str(REPO_ROOT / "models" / "qa-reranker")}
+SHIPPED = str(REPO_ROOT / "models" / "qa-reranker")
+#: The shipped model as it reads a statement (search.STATEMENT_WEIGHT) and as it read one before: like a question.
+DEFAULT_READERS = {"questions-only": f"{SHIPPED}@1", "shipped": SHIPPED}
 
 
 def reader_folder(spec: str, work: Path) -> str:
@@ -135,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     readers = dict(item.split("=", 1) for item in args.readers)
     out_json = args.out_dir / "readers.json"
     results = json.loads(out_json.read_text(encoding="utf-8")) if out_json.is_file() else {}
-    results.update({"machine": describe_machine(), "command": "python -m bench.readers " + " ".join(argv or [])})
+    argv = sys.argv[1:] if argv is None else argv
+    results.update({"machine": describe_machine(), "command": " ".join(["python -m bench.readers", *argv])})
     results.setdefault("readers", {})
     embedder = Settings().embedder()
     settings = {

@@ -406,12 +406,12 @@ def _onnx(ctx: dict, args) -> dict:
 
 
 def _readers(ctx: dict, args) -> dict:
-    """The previous and the shipped question–sentence model on every labelled set, the claims set included
-    (bench/readers.py, in a child process, writing docs/readers.{md,json}; with the whole briefings year unless
-    --quick), shown in benchmarks.md."""
+    """The shipped question–sentence model on every labelled set, the claims sets included, reading statements as
+    statements and as questions (bench/readers.py, in a child process, writing docs/readers.{md,json}; with the
+    whole briefings year unless --quick), shown in benchmarks.md."""
     command = [sys.executable, "-m", "bench.readers", "--out-dir", str(args.out_dir)]
     command += [] if args.quick else ["--full-year"]
-    log("readers: the previous and the shipped question–sentence model on every labelled set")
+    log("readers: the shipped question–sentence model on every labelled set, statements read both ways")
     completed = subprocess.run(command, cwd=REPO_ROOT, env=os.environ.copy())
     if completed.returncode:
         raise BenchError(f"{' '.join(command[1:])} exited with {completed.returncode}")

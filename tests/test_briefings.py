@@ -24,6 +24,9 @@ from tests.conftest import REPO
 BRIEFINGS = REPO.parent / "shared" / "data" / "whitehouse-briefings-2021"
 QUESTIONS = REPO / "tests" / "data" / "briefings" / "questions.jsonl"
 needs_briefings = pytest.mark.skipif(not BRIEFINGS.is_dir(), reason=f"no briefings at {BRIEFINGS}")
+#: The first test that uses the index builds it: 27,056 passages with e5 take about 7 minutes on a 2-core machine
+#: without AVX-512 VNNI, and the labelled set 3 more (over pytest's 600 s default).
+pytestmark = pytest.mark.timeout(1800)
 #: Measured on this subset with the default model, multilingual-e5-small, and its fitted weights (`python -m
 #: bench.models`, docs/models.md): 70 of 104 answers first (hybrid 63; MiniLM 74) and 87 in the top 3 (MiniLM 89),
 #: every found answer's speaker right. Runs on fresh indexes have differed by up to 3 questions, so the floors
