@@ -43,7 +43,9 @@ def test_shipped_model_scores_fixed_pairs_as_recorded(shipped):
     recorded = _recorded()
     assert len(recorded) >= 3
     logits = [float(shipped.score(q, [s])[0]) for q, s, _ in recorded]
-    assert logits == pytest.approx([logit for _, _, logit in recorded], abs=1e-3)
+    # Recorded on an AVX-512 VNNI CPU; an AVX2-only CPU runs the same int8 file with another integer kernel
+    # (u8s8 via VPMADDUBSW, which saturates) and gave logits up to 0.05 away. Another model file is further off.
+    assert logits == pytest.approx([logit for _, _, logit in recorded], abs=0.1)
 
 
 def test_an_answering_sentence_outscores_an_on_topic_one(shipped):
