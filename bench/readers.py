@@ -65,33 +65,16 @@ def reader_folder(spec: str, work: Path) -> str:
     return str(target / "qa-reranker")
 
 
-def claims_corpus(work: Path) -> Path:
-    """The seeds and the briefings the claims are about, copied byte for byte."""
-    target = work / "corpora" / "claims"
+def claims_collection(work: Path, name: str, claims: Path, base: Path, base_at: str = "") -> Path:
+    """A claims set's collection under work/corpora/name: the folder `base` (copied to `base_at` inside it) and
+    the briefings its claims are about, copied byte for byte; built once, renamed into place when complete."""
+    target = work / "corpora" / name
     if target.is_dir():
         return target
-    staging = target.with_name("claims.partial")
+    staging = target.with_name(f"{name}.partial")
     shutil.rmtree(staging, ignore_errors=True)
-    shutil.copytree(REPO_ROOT / "corpus", staging)
-    for line in CLAIMS.read_text(encoding="utf-8").splitlines():
-        row = json.loads(line)
-        if row.get("collection") == "briefings" and row.get("path"):
-            (staging / "briefings" / row["path"]).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(BRIEFINGS / row["path"], staging / "briefings" / row["path"])
-    staging.rename(target)
-    return target
-
-
-def claims_heldout_corpus(work: Path) -> Path:
-    """The held-out claims' collection: the 16 UN speeches of tests/data/heldout and the briefings its claims
-    are about (files the in-domain training held out, training/briefings.py), copied byte for byte."""
-    target = work / "corpora" / "claims-heldout"
-    if target.is_dir():
-        return target
-    staging = target.with_name("claims-heldout.partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    shutil.copytree(REPO_ROOT / "tests" / "data" / "heldout" / "corpus", staging / "un")
-    for line in CLAIMS_HELD_OUT.read_text(encoding="utf-8").splitlines():
+    shutil.copytree(base, staging / base_at)
+    for line in claims.read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
         if row.get("collection") == "briefings" and row.get("path"):
             (staging / "briefings" / row["path"]).parent.mkdir(parents=True, exist_ok=True)
@@ -101,9 +84,11 @@ def claims_heldout_corpus(work: Path) -> Path:
 
 
 def _corpus(key: str, work: Path) -> Path:
-    if key == "claims":
-        return claims_corpus(work)
-    return claims_heldout_corpus(work) if key == "claims-heldout" else corpus_for(key, work)
+    if key == "claims":  # the seeds and the 23 briefings of tests/data/claims
+        return claims_collection(work, "claims", CLAIMS, REPO_ROOT / "corpus")
+    if key == "claims-heldout":  # the 16 UN held-out speeches and the 14 briefings the training held out
+        return claims_collection(work, "claims-heldout", CLAIMS_HELD_OUT, REPO_ROOT / "tests/data/heldout/corpus", "un")
+    return corpus_for(key, work)
 
 
 def main(argv: list[str] | None = None) -> int:
